@@ -1,0 +1,36 @@
+"""The exceptions striate raises for problems a user can fix.
+
+Every error a user can trigger (a bad config, a missing file, a shape that does not fit) is a `StriateError`; the CLI
+prints its one-line message and exits with code 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class StriateError(Exception):
+    """Base class for errors caused by input a user can correct."""
+
+
+class ConfigError(StriateError, ValueError):
+    """A configuration key, value or name is invalid."""
+
+
+class DataError(StriateError, ValueError):
+    """A dataset, file or image is missing, unreadable or malformed."""
+
+
+class ShapeError(StriateError, ValueError):
+    """A tensor or layer shape does not fit what a layer needs."""
+
+
+class RunFolderError(StriateError, FileNotFoundError):
+    """A run folder is missing, incomplete or unreadable."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ' Did you mean `x`?' for the closest of `choices`, or '' when nothing is close."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)
+    return f" Did you mean `{close[0]}`?" if close else ""
