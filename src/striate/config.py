@@ -1,0 +1,102 @@
+"""The run configuration: one source of truth for every training option, its type, default and description.
+
+CLI flags, YAML files and Python keyword arguments all resolve through `RunConfig`; YAML is parsed with
+`yaml.safe_load` (no code execution) and every value is validated by pydantic, so a wrong key or type becomes a
+one-line `ConfigError` that names the key, the expected type and the value received.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from striate.errors import ConfigError, did_you_mean
+
+DEFAULT_LR = {"adamw": 3e-3, "sgd": 0.05}
+DEFAULT_WEIGHT_DECAY = {"adamw": 0.05, "sgd": 5e-4}
+
+
+class RunConfig(BaseModel):
+    """Every option of `striate train`; each field is also a CLI flag (`batch_size` -> `--batch-size`)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    data: str = Field("fashion-mnist", description="dataset: fashion-mnist[:DIR], digits, or folder:PATH")
+    model: str = Field("lenet5", description="architecture name from `striate models`")
+    model_args: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for the model")
+    epochs: int = Field(10, ge=1, description="passes over the training set")
+    batch_size: int = Field(128, ge=1, description="images per training step")
+    eval_batch_size: int = Field(1024, ge=1, description="images per evaluation step")
+    lr: float | None = Field(None, gt=0, description="peak learning rate (default: 3e-3 for adamw, 0.05 for sgd)")
+    optimizer: Literal["adamw", "sgd"] = Field("adamw", description="adamw, or sgd with momentum")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
+    nesterov: bool = Field(True, description="use Nesterov momentum with SGD")
+    weight_decay: float | None = Field(None, ge=0, description="decoupled weight decay (default: 0.05 adamw, 5e-4 sgd)")
+    schedule: Literal["onecycle", "cosine", "constant"] = Field("onecycle", description="learning-rate schedule")
+    warmup: float = Field(0.2, ge=0, lt=1, description="fraction of steps spent warming up (onecycle and cosine)")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="label smoothing of the softmax loss")
+    seed: int = Field(0, description="seed of every random number generator; equal seeds repeat a CPU run exactly")
+    device: str = Field("auto", description="auto (CUDA when available), cpu, cuda, cuda:N")
+    out: str = Field("runs", description="folder that holds run folders")
+    name: str | None = Field(None, description="run folder name (default: MODEL-DATA, numbered when it exists)")
+    val_split: float = Field(0.1, ge=0, lt=1, description="fraction of the training set held out for validation")
+    train_size: int | None = Field(None, ge=1, description="use only this many training images (seeded subset)")
+    test_size: int | None = Field(None, ge=1, description="use only this many test images (seeded subset)")
+
+    def resolved(self) -> RunConfig:
+        """A copy with the optimizer-dependent defaults filled in (what `config.yaml` records)."""
+        updates = {}
+        if self.lr is None:
+            updates["lr"] = DEFAULT_LR[self.optimizer]
+        if self.weight_decay is None:
+            updates["weight_decay"] = DEFAULT_WEIGHT_DECAY[self.optimizer]
+        return self.model_copy(update=updates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def make_config(base: dict[str, Any] | None = None, **overrides: Any) -> RunConfig:
+    """Validate `base` (e.g. a YAML file's contents) updated with the non-None `overrides`."""
+    values = dict(base or {})
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    unknown = sorted(set(values) - set(RunConfig.model_fields))
+    if unknown:
+        raise ConfigError(f"Unknown config key `{unknown[0]}`: expected one of {', '.join(RunConfig.model_fields)}."
+                          f"{did_you_mean(unknown[0], RunConfig.model_fields)}")
+    try:
+        return RunConfig(**values)
+    except ValidationError as error:
+        raise ConfigError(_describe(error.errors()[0])) from None
+
+
+def _describe(problem: dict) -> str:
+    key = ".".join(str(part) for part in problem["loc"])
+    field = RunConfig.model_fields.get(str(problem["loc"][0]))
+    expected = problem["msg"].replace("Input should be", "expected").replace("Input ", "expected ")
+    hint = f" ({field.description})" if field is not None and field.description else ""
+    return f"Invalid config key `{key}`{hint}: {expected}, received {problem.get('input')!r}."
+
+
+def load_config(path: str | Path | None, **overrides: Any) -> RunConfig:
+    """Read a YAML config (optional) and apply CLI/keyword overrides on top of it."""
+    return make_config(read_yaml_mapping(path) if path else {}, **overrides)
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file not found: expected a YAML file at {path}.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"Cannot parse config {path}: expected YAML ({first}).") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"Invalid config {path}: expected a mapping of keys to values, found {type(data).__name__}.")
+    return data

@@ -1,0 +1,61 @@
+"""Pictures of a run: learning curves and the confusion matrix (matplotlib, written atomically)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt
+import numpy as np
+
+from striate._io import atomic_write
+
+
+def _save(figure, path: str | Path) -> Path:
+    def write(tmp: str) -> None:
+        figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+
+    try:
+        return atomic_write(path, write)
+    finally:
+        plt.close(figure)
+
+
+def plot_curves(history: list[dict[str, float]], path: str | Path) -> Path:
+    """Loss and accuracy per epoch, training against validation, side by side."""
+    epochs = [row["epoch"] for row in history]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for split, style in (("train", "-o"), ("val", "-s")):
+            values = [row.get(f"{split}_{metric}") for row in history]
+            if any(v is not None for v in values):
+                axis.plot(epochs, values, style, label={"train": "training", "val": "validation"}[split], ms=4)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.set_title(metric)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    return _save(figure, path)
+
+
+def plot_confusion(confusion: np.ndarray, classes: list[str], path: str | Path, title: str = "") -> Path:
+    """Row-normalised confusion matrix (true class in rows) with counts in the cells."""
+    confusion = np.asarray(confusion)
+    rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+    size = max(5.0, 0.6 * len(classes) + 2)
+    figure, axis = plt.subplots(figsize=(size + 1, size))
+    image = axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    figure.colorbar(image, ax=axis, fraction=0.046, label="fraction of true class")
+    ticks = np.arange(len(classes))
+    axis.set_xticks(ticks, classes, rotation=45, ha="right")
+    axis.set_yticks(ticks, classes)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(title or "test confusion matrix")
+    if len(classes) <= 30:
+        for i, j in np.ndindex(confusion.shape):
+            axis.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=7,
+                      color="white" if rates[i, j] > 0.5 else "black")
+    return _save(figure, path)

@@ -1,0 +1,173 @@
+"""Run folders: what training writes, and `load()` which every later command reads them back through.
+
+Layout of `runs/<name>/`:
+
+    config.yaml         the fully resolved run configuration
+    model.safetensors   the weights (safetensors: no pickle, safe to load from anyone)
+    model.json          architecture, input format and class names: enough to rebuild the model
+    metrics.jsonl       one JSON object per epoch
+    results.json        test metrics, wall time, parameter count, why training stopped
+    curves.png          loss and accuracy per epoch, training against validation
+    confusion.png       test confusion matrix with class names
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import yaml
+from safetensors.torch import load_file, save_file
+
+from striate._io import atomic_write, atomic_write_json
+from striate.errors import DataError, RunFolderError
+
+RUN_FORMAT = "striate.run/1"
+REQUIRED_FILES = ("model.json", "model.safetensors", "config.yaml")
+
+
+def new_run_dir(out: str | Path, name: str) -> Path:
+    """Create `out/name`, numbering it (`name-2`, `name-3`, ...) so an earlier run is never overwritten."""
+    out = Path(out)
+    candidate, number = out / name, 1
+    while candidate.exists():
+        number += 1
+        candidate = out / f"{name}-{number}"
+    candidate.mkdir(parents=True)
+    return candidate
+
+
+def save_model(run_dir: Path, model: nn.Module, architecture: dict[str, Any], data_info: dict[str, Any]) -> None:
+    """Write `model.safetensors` and `model.json` atomically."""
+    tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    atomic_write(run_dir / "model.safetensors", lambda tmp: save_file(tensors, tmp))
+    atomic_write_json(run_dir / "model.json", {"format": RUN_FORMAT, "architecture": architecture, **data_info})
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise RunFolderError(f"Cannot read {path}: expected JSON written by `striate train` ({error}).") from None
+
+
+class Run:
+    """A trained model read back from its run folder.
+
+    Attributes:
+        path: the run folder.
+        model: the `torch.nn.Module`, in eval mode on `device`.
+        classes: class names, index i names output i.
+        info: the contents of `model.json`.
+        config: the resolved run configuration (a dict).
+        results: test metrics and timings from `results.json` (empty if absent).
+    """
+
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
+        self.path = Path(path)
+        check_run_dir(self.path)
+        self.info = _read_json(self.path / "model.json")
+        if self.info.get("format") != RUN_FORMAT:
+            raise RunFolderError(f"Unsupported run format in {self.path / 'model.json'}: expected {RUN_FORMAT!r}, "
+                                 f"found {self.info.get('format')!r}.")
+        self.config = yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8")) or {}
+        results = self.path / "results.json"
+        self.results = _read_json(results) if results.is_file() else {}
+        self.device = torch.device(device)
+        self.model = build_model(self.info["architecture"]).to(self.device)
+        self.model.load_state_dict(_load_weights(self.path / "model.safetensors"))
+        self.model.eval()
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.info["classes"])
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.info["input_shape"])
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, model={self.info['architecture']['name']!r}, classes={len(self.classes)})"
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw inputs `(N, *input_shape)` (uint8 images or floats) -> normalised float32 on the run's device."""
+        shape = (1, -1) + (1,) * (len(self.input_shape) - 1)
+        mean = torch.tensor(self.info["mean"], device=self.device).view(shape)
+        std = torch.tensor(self.info["std"], device=self.device).view(shape)
+        return (x.to(self.device, torch.float32) * self.info["scale"] - mean) / std
+
+    @torch.inference_mode()
+    def predict_proba(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+        """Class probabilities `(N, K)` for raw inputs `(N, *input_shape)`."""
+        from striate.tasks import create_task
+
+        task = create_task(self.info["task"], num_classes=len(self.classes))
+        chunks = [task.predict(self.model(self.preprocess(part))).cpu() for part in torch.split(x, batch_size)]
+        return torch.cat(chunks) if chunks else torch.zeros(0, len(self.classes))
+
+    def predict(self, images, top_k: int = 3) -> list[dict[str, Any]]:
+        """Top-k classes for image files (PNG/JPEG paths), PIL images, or a raw tensor `(N, *input_shape)`.
+
+        Returns one dict per input: `{"source", "top": [(class, probability), ...], "notes": [...]}`.
+        """
+        from striate.predict import load_inputs
+
+        x, sources, notes = load_inputs(images, self.input_shape)
+        probs = self.predict_proba(x)
+        k = min(top_k, len(self.classes))
+        values, indices = probs.topk(k, dim=1)
+        return [{"source": source, "notes": note,
+                 "top": [(self.classes[i], float(v)) for v, i in zip(row_v.tolist(), row_i.tolist(), strict=True)]}
+                for source, note, row_v, row_i in zip(sources, notes, values, indices, strict=True)]
+
+    def evaluate(self, data: str | None = None, batch_size: int = 1024) -> dict[str, Any]:
+        """Loss, accuracy and per-class accuracy on the test split of `data` (default: the run's own dataset)."""
+        from striate.evaluate import evaluate_run
+
+        return evaluate_run(self, data, batch_size)
+
+
+def check_run_dir(path: Path) -> None:
+    if not path.is_dir():
+        raise RunFolderError(f"Run folder not found: expected a directory written by `striate train` at {path}.")
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise RunFolderError(f"Run folder {path} is incomplete: missing {', '.join(missing)} "
+                             "(was training interrupted? train again or pick another run).")
+
+
+def _load_weights(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except Exception as error:  # safetensors raises its own error types for corrupt headers
+        raise RunFolderError(f"Cannot read weights {path}: expected a safetensors file ({error}).") from None
+
+
+def build_model(architecture: dict[str, Any]) -> nn.Module:
+    """Rebuild a network from the `architecture` entry of `model.json`."""
+    from striate.models import create
+
+    try:
+        return create(architecture["name"], **architecture.get("kwargs", {}))
+    except KeyError as error:
+        raise RunFolderError(f"Invalid architecture in model.json: missing key {error}.") from None
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> Run:
+    """Load a run folder written by `striate train` (see the module docstring for its layout)."""
+    return Run(path, device)
+
+
+def confusion_per_class(confusion: np.ndarray) -> np.ndarray:
+    """Per-class accuracy (recall) from a confusion matrix with true classes in rows."""
+    confusion = np.asarray(confusion)
+    return confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+
+
+def require_image_input(run: Run) -> None:
+    if len(run.input_shape) != 3:
+        raise DataError(f"Run {run.path} takes inputs of shape {run.input_shape}, not images.")

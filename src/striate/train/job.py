@@ -1,0 +1,167 @@
+"""`train()`: one configured job from data to a complete run folder."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+from rich.console import Console
+from rich.table import Table
+
+from striate._io import atomic_write_json, atomic_write_yaml
+from striate.config import RunConfig, load_config
+from striate.data import BatchLoader, Dataset, Splits, load_data
+from striate.errors import ConfigError
+from striate.models import create
+from striate.report import plot_confusion, plot_curves
+from striate.runs import Run, new_run_dir, save_model
+from striate.tasks import create_task
+from striate.train.callbacks import Callback, MetricsLogger, ProgressBar
+from striate.train.trainer import Trainer
+
+
+def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callback] | None = None,
+          console: Console | None = None, quiet: bool = False, **overrides: Any) -> Run:
+    """Train a model as configured and return the loaded `Run`.
+
+    Args:
+        config: a `RunConfig`, a path to a YAML config, or None for the defaults.
+        callbacks: extra callbacks added after the built-in ones.
+        console: where progress and the final table go (default: stderr).
+        quiet: no progress bar or table.
+        **overrides: any `RunConfig` field, e.g. `epochs=3`; they take precedence over the config file.
+
+    Example:
+        >>> run = striate.train(data="digits", epochs=2)  # doctest: +SKIP
+        >>> run.results["test_accuracy"]  # doctest: +SKIP
+    """
+    cfg = _as_config(config, overrides).resolved()
+    console = console or Console(stderr=True)
+    started = time.perf_counter()
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    splits = _limited(load_data(cfg.data, val_split=cfg.val_split, seed=cfg.seed), cfg)
+    model, architecture = build_for_data(cfg, splits.train)
+    model.to(device)
+    run_dir = new_run_dir(cfg.out, cfg.name or f"{cfg.model}-{cfg.data.split(':')[0]}")
+    atomic_write_yaml(run_dir / "config.yaml", cfg.to_dict())
+
+    loader = BatchLoader(splits.train, cfg.batch_size, shuffle=True, device=device, drop_last=False)
+    val = BatchLoader(splits.val, cfg.eval_batch_size, device=device) if splits.val is not None else None
+    optimizer = make_optimizer(cfg, model)
+    trainer = Trainer(model, create_task("classification", num_classes=splits.train.num_classes,
+                                         label_smoothing=cfg.label_smoothing),
+                      optimizer, make_scheduler(cfg, optimizer, len(loader) * cfg.epochs), epochs=cfg.epochs,
+                      callbacks=[*([] if quiet else [ProgressBar(console)]), MetricsLogger(run_dir / "metrics.jsonl"),
+                                 *(callbacks or [])],
+                      generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    if not quiet:
+        console.print(f"[bold]striate train[/] {cfg.model} on {cfg.data}: {len(splits.train):,} training / "
+                      f"{len(splits.val) if splits.val else 0:,} validation / {len(splits.test):,} test images, "
+                      f"{count_parameters(model):,} parameters, {device}")
+    history = trainer.fit(loader, val)
+
+    test_metrics, state = trainer.evaluate(BatchLoader(splits.test, cfg.eval_batch_size, device=device),
+                                           return_state=True)
+    save_model(run_dir, model, architecture, splits.train.describe())
+    results = {"test_loss": test_metrics["loss"], "test_accuracy": test_metrics["accuracy"],
+               "epochs_completed": trainer.epoch, "stop_reason": trainer.stop_reason or "completed all epochs",
+               "parameters": count_parameters(model), "wall_seconds": time.perf_counter() - started,
+               "device": str(device), "train_images": len(splits.train), "test_images": len(splits.test)}
+    atomic_write_json(run_dir / "results.json", results)
+    plot_curves(history, run_dir / "curves.png")
+    plot_confusion(state["confusion"].cpu().numpy(), splits.train.classes, run_dir / "confusion.png",
+                   title=f"{cfg.model} on {cfg.data}: test accuracy {test_metrics['accuracy']:.2%}")
+    if not quiet:
+        console.print(results_table(results, run_dir))
+    return Run(run_dir, device)
+
+
+def _as_config(config: RunConfig | str | Path | None, overrides: dict[str, Any]) -> RunConfig:
+    if isinstance(config, RunConfig):
+        return config.model_copy(update=overrides) if overrides else config
+    return load_config(config, **overrides)
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; a named device must exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"Invalid `device`: expected auto, cpu, cuda or cuda:N, received {name!r}.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"Invalid `device`: {name!r} requested but CUDA is not available here; use --device cpu.")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _limited(splits: Splits, cfg: RunConfig) -> Splits:
+    """Seeded subsets when `train_size` / `test_size` ask for fewer images than the dataset has."""
+    def take(dataset: Dataset, size: int | None) -> Dataset:
+        if size is None or size >= len(dataset):
+            return dataset
+        return dataset.subset(torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.seed))[:size])
+
+    splits.train, splits.test = take(splits.train, cfg.train_size), take(splits.test, cfg.test_size)
+    return splits
+
+
+def build_for_data(cfg: RunConfig, train: Dataset) -> tuple[nn.Module, dict[str, Any]]:
+    """The configured model sized for the data, and the `architecture` record that rebuilds it."""
+    kwargs = {"num_classes": train.num_classes, "in_channels": train.input_shape[0],
+              "input_size": list(train.input_shape[1:]), **cfg.model_args}
+    return create(cfg.model, **kwargs), {"name": cfg.model, "kwargs": kwargs}
+
+
+def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """AdamW or SGD with decoupled weight decay on weights only (not biases or normalisation parameters)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def make_scheduler(cfg: RunConfig, optimizer: torch.optim.Optimizer, total_steps: int):
+    """One-cycle (Smith & Topin 2019), linear warm-up then cosine decay, or constant; stepped every batch."""
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total_steps,
+                                                   pct_start=max(cfg.warmup, 1e-3))
+    if cfg.schedule == "cosine":
+        warmup = int(cfg.warmup * total_steps)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total_steps - warmup, 1)))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return None
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def results_table(results: dict[str, Any], run_dir: Path) -> Table:
+    table = Table(title=f"run saved to {run_dir}", show_header=False)
+    table.add_row("test accuracy", f"{results['test_accuracy']:.2%}")
+    table.add_row("test loss", f"{results['test_loss']:.4f}")
+    table.add_row("epochs", f"{results['epochs_completed']} ({results['stop_reason']})")
+    table.add_row("wall time", f"{results['wall_seconds']:.1f} s")
+    table.add_row("parameters", f"{results['parameters']:,}")
+    return table
