@@ -87,17 +87,19 @@ class Splits:
 
 
 def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of `x` `(N, C, ...)` after scaling uint8 to [0, 1], computed in float64 chunks."""
-    scale = 1 / 255 if x.dtype == torch.uint8 else 1.0
-    channels = x.shape[1] if x.dim() > 1 else 1
-    total = torch.zeros(channels, dtype=torch.float64)
-    squares = torch.zeros(channels, dtype=torch.float64)
-    count = 0
-    for chunk in torch.split(x, 8192):
-        flat = chunk.reshape(chunk.shape[0], channels, -1).to(torch.float64) * scale  # (n, C, rest)
-        total += flat.sum(dim=(0, 2))
-        squares += (flat**2).sum(dim=(0, 2))
-        count += flat.shape[0] * flat.shape[2]
-    mean = total / max(count, 1)
-    std = (squares / max(count, 1) - mean**2).clamp_min(1e-12).sqrt()
-    return tuple(mean.tolist()), tuple(std.tolist())
+    """Per-channel mean and std of `x` `(N, C, ...)`, uint8 scaled to [0, 1].
+
+    For uint8 data the statistics come exactly from a 256-bin histogram per channel (fast, no float rounding).
+    """
+    x = x if x.dim() > 1 else x.unsqueeze(1)
+    if x.dtype == torch.uint8:
+        values = torch.arange(256, dtype=torch.float64) / 255
+        counts = torch.stack([torch.bincount(x[:, c].reshape(-1), minlength=256) for c in range(x.shape[1])])
+        counts = counts.to(torch.float64)  # (C, 256)
+        total = counts.sum(dim=1).clamp_min(1)
+        mean = (counts * values).sum(dim=1) / total
+        var = (counts * (values - mean[:, None]) ** 2).sum(dim=1) / total
+    else:
+        flat = x.transpose(0, 1).reshape(x.shape[1], -1).to(torch.float64)  # (N, C, ...) -> (C, N * rest)
+        mean, var = flat.mean(dim=1), flat.var(dim=1, correction=0)
+    return tuple(mean.tolist()), tuple(var.clamp_min(1e-12).sqrt().tolist())

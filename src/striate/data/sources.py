@@ -93,12 +93,17 @@ def _find_fashion_mnist(root: str | None, download: bool) -> Path:
 
 
 def _download_fashion_mnist(folder: Path) -> Path:
-    """Fetch the four IDX files from the dataset's own site (the real path for users who are online)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in (f for pair in FASHION_FILES.values() for f in pair):
-        if not (folder / name).is_file():
-            with urllib.request.urlopen(FASHION_URL + name, timeout=10) as response:
-                atomic_write_bytes(folder / name, response.read())
+    """Fetch the four IDX files from the dataset's own site (the real path for users who are online).
+
+    Everything is fetched before anything is written, so a failed download leaves no folder or partial file behind.
+    """
+    names = [name for pair in FASHION_FILES.values() for name in pair]
+    payloads = {}
+    for name in names:
+        with urllib.request.urlopen(FASHION_URL + name, timeout=10) as response:
+            payloads[name] = response.read()
+    for name, payload in payloads.items():
+        atomic_write_bytes(folder / name, payload)
     return folder
 
 

@@ -17,8 +17,8 @@ from rich.table import Table
 from striate._io import atomic_write_json, atomic_write_yaml
 from striate.config import RunConfig, load_config
 from striate.data import BatchLoader, Dataset, Splits, load_data
-from striate.errors import ConfigError
-from striate.models import create
+from striate.errors import ConfigError, ShapeError
+from striate.models import create, get_entry
 from striate.report import plot_confusion, plot_curves
 from striate.runs import Run, new_run_dir, save_model
 from striate.tasks import create_task
@@ -45,30 +45,30 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     console = console or Console(stderr=True)
     started = time.perf_counter()
     device = resolve_device(cfg.device)
+    get_entry(cfg.model)  # fail on a misspelt name before spending seconds on the data
     seed_everything(cfg.seed)
     splits = _limited(load_data(cfg.data, val_split=cfg.val_split, seed=cfg.seed), cfg)
     model, architecture = build_for_data(cfg, splits.train)
-    model.to(device)
+    channels_last = cfg.channels_last and len(splits.train.input_shape) == 3
+    model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     run_dir = new_run_dir(cfg.out, cfg.name or f"{cfg.model}-{cfg.data.split(':')[0]}")
     atomic_write_yaml(run_dir / "config.yaml", cfg.to_dict())
 
-    loader = BatchLoader(splits.train, cfg.batch_size, shuffle=True, device=device, drop_last=False)
-    val = BatchLoader(splits.val, cfg.eval_batch_size, device=device) if splits.val is not None else None
-    optimizer = make_optimizer(cfg, model)
-    trainer = Trainer(model, create_task("classification", num_classes=splits.train.num_classes,
-                                         label_smoothing=cfg.label_smoothing),
-                      optimizer, make_scheduler(cfg, optimizer, len(loader) * cfg.epochs), epochs=cfg.epochs,
-                      callbacks=[*([] if quiet else [ProgressBar(console)]), MetricsLogger(run_dir / "metrics.jsonl"),
-                                 *(callbacks or [])],
-                      generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    def loader(dataset: Dataset, batch_size: int, shuffle: bool = False) -> BatchLoader:
+        return BatchLoader(dataset, batch_size, shuffle=shuffle, device=device, channels_last=channels_last)
+
+    train_loader = loader(splits.train, cfg.batch_size, shuffle=True)
+    val_loader = loader(splits.val, cfg.eval_batch_size) if splits.val is not None else None
+    builtin = [] if quiet else [ProgressBar(console)]
+    trainer = make_trainer(cfg, model, splits.train.num_classes, len(train_loader), device,
+                           [*builtin, MetricsLogger(run_dir / "metrics.jsonl"), *(callbacks or [])])
     if not quiet:
         console.print(f"[bold]striate train[/] {cfg.model} on {cfg.data}: {len(splits.train):,} training / "
                       f"{len(splits.val) if splits.val else 0:,} validation / {len(splits.test):,} test images, "
                       f"{count_parameters(model):,} parameters, {device}")
-    history = trainer.fit(loader, val)
+    history = trainer.fit(train_loader, val_loader)
 
-    test_metrics, state = trainer.evaluate(BatchLoader(splits.test, cfg.eval_batch_size, device=device),
-                                           return_state=True)
+    test_metrics, state = trainer.evaluate(loader(splits.test, cfg.eval_batch_size), return_state=True)
     save_model(run_dir, model, architecture, splits.train.describe())
     results = {"test_loss": test_metrics["loss"], "test_accuracy": test_metrics["accuracy"],
                "epochs_completed": trainer.epoch, "stop_reason": trainer.stop_reason or "completed all epochs",
@@ -81,6 +81,16 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     if not quiet:
         console.print(results_table(results, run_dir))
     return Run(run_dir, device)
+
+
+def make_trainer(cfg: RunConfig, model: nn.Module, num_classes: int, steps_per_epoch: int, device: torch.device,
+                 callbacks: list[Callback]) -> Trainer:
+    """The Trainer for a resolved config: task, optimizer, schedule and a batch-order generator seeded by `seed`."""
+    task = create_task("classification", num_classes=num_classes, label_smoothing=cfg.label_smoothing)
+    optimizer = make_optimizer(cfg, model)
+    scheduler = make_scheduler(cfg, optimizer, steps_per_epoch * cfg.epochs)
+    return Trainer(model, task, optimizer, scheduler, epochs=cfg.epochs, callbacks=callbacks,
+                   generator=torch.Generator().manual_seed(cfg.seed), device=device)
 
 
 def _as_config(config: RunConfig | str | Path | None, overrides: dict[str, Any]) -> RunConfig:
@@ -123,7 +133,19 @@ def build_for_data(cfg: RunConfig, train: Dataset) -> tuple[nn.Module, dict[str,
     """The configured model sized for the data, and the `architecture` record that rebuilds it."""
     kwargs = {"num_classes": train.num_classes, "in_channels": train.input_shape[0],
               "input_size": list(train.input_shape[1:]), **cfg.model_args}
-    return create(cfg.model, **kwargs), {"name": cfg.model, "kwargs": kwargs}
+    shape = "x".join(map(str, train.input_shape))
+    try:
+        model = create(cfg.model, **kwargs)
+        with torch.no_grad():
+            output = model.eval()(torch.zeros(2, *train.input_shape))  # dry run: fail now, not mid-training
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise ShapeError(f"Model `{cfg.model}` cannot take inputs of shape {shape} from `{cfg.data}`: {first}; "
+                         "choose a model for this input size or resize the images.") from None
+    if tuple(output.shape) != (2, train.num_classes):
+        raise ShapeError(f"Model `{cfg.model}` returned shape {tuple(output.shape)} for input {shape}: expected "
+                         f"(N, {train.num_classes}) logits for the {train.num_classes} classes.")
+    return model.train(), {"name": cfg.model, "kwargs": kwargs}
 
 
 def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
