@@ -27,7 +27,7 @@ def test_full_fashion_mnist_shapes_labels_and_published_statistics():
 
 
 def test_fashion_mnist_from_a_folder_matches_numpy(small_fashion, fashion_arrays):
-    train_x, train_y, test_x, test_y = fashion_arrays
+    train_x, train_y, test_x, _ = fashion_arrays
     splits = load_data(f"fashion-mnist:{small_fashion}")
     assert torch.equal(splits.train.x[:, 0], torch.from_numpy(train_x))
     assert torch.equal(splits.train.y, torch.from_numpy(train_y.astype(np.int64)))

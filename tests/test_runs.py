@@ -103,7 +103,7 @@ def test_missing_and_incomplete_run_folders(digits_run, tmp_path):
     broken.mkdir()
     (broken / "config.yaml").write_text((digits_run.path / "config.yaml").read_text())
     (broken / "model.json").write_text((digits_run.path / "model.json").read_text())
-    with pytest.raises(RunFolderError, match="is incomplete: missing model.safetensors"):
+    with pytest.raises(RunFolderError, match=r"is incomplete: missing model\.safetensors"):
         striate.load(broken)
     (broken / "model.safetensors").write_bytes(b"\x00garbage")
     with pytest.raises(RunFolderError, match="expected a safetensors file"):
