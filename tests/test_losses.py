@@ -157,7 +157,8 @@ def test_get_loss_unknown_name_suggests():
 
 def test_get_loss_invalid_kwarg_lists_valid_ones():
     pattern = r"Invalid argument `label_smothing` for loss 'softmax' \(SoftmaxLoss\): expected one of class_weights, "
-    pattern += r"label_smoothing, ignore_index, reduction, received 'label_smothing'\. Did you mean `label_smoothing`\?"
+    pattern += r"label_smoothing, ignore_index, reduction, check_targets, received 'label_smothing'\. "
+    pattern += r"Did you mean `label_smoothing`\?"
     with pytest.raises(ConfigError, match=pattern):
         get_loss("softmax", label_smothing=0.1)
     with pytest.raises(ConfigError, match=r"for loss 'mse' \(EuclideanLoss\): expected one of reduction"):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import types
+import typing
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,38 +30,53 @@ def user_errors():
         raise typer.Exit(2) from None
 
 
-@app.command()
-def train(
-    config: Path | None = typer.Option(None, "--config", "-c", help="YAML file of options; flags override it"),
-    data: str | None = typer.Option(None, help="fashion-mnist[:DIR], digits, or folder:PATH [fashion-mnist]"),
-    model: str | None = typer.Option(None, help="architecture name, see `striate models` [lenet5]"),
-    epochs: int | None = typer.Option(None, help="passes over the training set [6]"),
-    batch_size: int | None = typer.Option(None, help="images per training step [128]"),
-    lr: float | None = typer.Option(None, help="peak learning rate [3e-3 adamw, 0.05 sgd]"),
-    optimizer: str | None = typer.Option(None, help="adamw or sgd [adamw]"),
-    momentum: float | None = typer.Option(None, help="SGD momentum [0.9]"),
-    nesterov: bool | None = typer.Option(None, "--nesterov/--no-nesterov", help="Nesterov momentum with SGD [on]"),
-    weight_decay: float | None = typer.Option(None, help="decoupled weight decay [0.05 adamw, 5e-4 sgd]"),
-    schedule: str | None = typer.Option(None, help="onecycle, cosine or constant [onecycle]"),
-    warmup: float | None = typer.Option(None, help="fraction of steps spent warming up [0.2]"),
-    label_smoothing: float | None = typer.Option(None, help="label smoothing of the softmax loss [0]"),
-    seed: int | None = typer.Option(None, help="seed; equal seeds repeat a CPU run exactly [0]"),
-    device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N [auto]"),
-    out: str | None = typer.Option(None, help="folder holding run folders [runs]"),
-    name: str | None = typer.Option(None, help="run folder name [MODEL-DATA, numbered if taken]"),
-    val_split: float | None = typer.Option(None, help="fraction of training images held out for validation [0.1]"),
-    train_size: int | None = typer.Option(None, help="use only this many training images"),
-    test_size: int | None = typer.Option(None, help="use only this many test images"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or summary table"),
-) -> None:
+def train(config: Path | None = None, quiet: bool = False, **flags) -> None:
     """Train a network and write a run folder (weights, config, metrics, plots)."""
-    flags = {key: value for key, value in locals().items() if key not in {"config", "quiet"}}
     from striate.config import load_config
     from striate.train.job import train as run_training
 
     with user_errors():
         run = run_training(load_config(config, **flags), console=console, quiet=quiet)
     typer.echo(str(run.path))
+
+
+def _cli_type(annotation) -> type | None:
+    """The CLI type of a config field: scalars as they are, Literal as str, lists as repeatable options."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        return _cli_type(args[0])
+    if typing.get_origin(annotation) is typing.Literal:
+        return str
+    if typing.get_origin(annotation) is list:
+        return list[float] if args == [float] else list[str]
+    return annotation if annotation in (int, float, str, bool) else None
+
+
+def _train_signature() -> inspect.Signature:
+    """`striate train`'s options, generated from `RunConfig` so that flags, YAML keys and defaults never drift."""
+    from striate.config import RunConfig
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("config", keyword, annotation=Path | None, default=typer.Option(
+                  None, "--config", "-c", help="YAML file of options; flags override it")),
+              inspect.Parameter("quiet", keyword, annotation=bool, default=typer.Option(
+                  False, "--quiet", "-q", help="no progress bar or summary table"))]
+    for name, field in RunConfig.model_fields.items():
+        kind = _cli_type(field.annotation)
+        if kind is None:
+            continue  # mappings (model_args) are set in YAML only
+        flag = "--" + name.replace("_", "-")
+        default = field.get_default(call_default_factory=True)
+        decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
+        shown = "" if default in (None, []) else f" (default: {default})"
+        option = typer.Option(None, *decls, help=f"{field.description}{shown}", show_default=False)
+        params.append(inspect.Parameter(name, keyword, annotation=kind | None, default=option))
+    return inspect.Signature(params)
+
+
+train.__signature__ = _train_signature()
+train.__annotations__ = {p.name: p.annotation for p in train.__signature__.parameters.values()}
+app.command()(train)
 
 
 @app.command()

@@ -70,6 +70,8 @@ class SoftmaxLoss(nn.Module):
         label_smoothing: eps in [0, 1]; 0 gives the plain softmax loss.
         ignore_index: Target value that contributes neither loss nor weight.
         reduction: "mean", "sum" or "none".
+        check_targets: check shapes and index range on every call (the range check synchronises with the device);
+            the trainer turns it off because datasets validate their labels once when loaded.
 
     Shapes:
         input: logits (N, K) or (N, K, *) for dense prediction.
@@ -83,8 +85,10 @@ class SoftmaxLoss(nn.Module):
         label_smoothing: float = 0.0,
         ignore_index: int = -100,
         reduction: str = "mean",
+        check_targets: bool = True,
     ) -> None:
         super().__init__()
+        self.check_targets = check_targets
         if not 0.0 <= float(label_smoothing) <= 1.0:
             raise ConfigError(f"Invalid `label_smoothing`: expected a value in [0, 1], received {label_smoothing}.")
         self.label_smoothing = float(label_smoothing)
@@ -93,7 +97,8 @@ class SoftmaxLoss(nn.Module):
         self.register_buffer("class_weights", _as_weight_vector(class_weights, "class_weights"))
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        self._check(input, target)
+        if self.check_targets:
+            self._check(input, target)
         weight = None if self.class_weights is None else self.class_weights.to(input.dtype)
         return F.cross_entropy(
             input, target, weight=weight, ignore_index=self.ignore_index, reduction=self.reduction,

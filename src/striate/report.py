@@ -59,3 +59,22 @@ def plot_confusion(confusion: np.ndarray, classes: list[str], path: str | Path, 
             axis.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=7,
                       color="white" if rates[i, j] > 0.5 else "black")
     return _save(figure, path)
+
+
+def plot_augmentations(images, augment, path: str | Path, rows: int = 4) -> Path:
+    """The first row shows `images` `(N, C, H, W)` in [0, 1]; each further row one random augmentation of them."""
+    import torch
+
+    with torch.no_grad():
+        samples = [images] + [augment(images).clamp(0, 1) for _ in range(rows - 1)]
+    n = images.shape[0]
+    figure, axes = plt.subplots(rows, n, figsize=(1.3 * n, 1.3 * rows), squeeze=False)
+    for r, batch in enumerate(samples):
+        for c in range(n):
+            picture = batch[c].permute(1, 2, 0).cpu().numpy()  # (C, H, W) -> (H, W, C)
+            axes[r, c].imshow(picture[..., 0] if picture.shape[2] == 1 else picture, cmap="gray", vmin=0, vmax=1)
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+        axes[r, 0].set_ylabel("original" if r == 0 else f"augmented {r}", fontsize=8)
+    figure.suptitle("training augmentations", fontsize=10)
+    return _save(figure, path)

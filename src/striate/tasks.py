@@ -40,24 +40,44 @@ class Task:
 
 
 class Classification(Task):
-    """K mutually exclusive classes: softmax cross-entropy, accuracy and a confusion matrix.
+    """K mutually exclusive classes: a loss by name, accuracy and a confusion matrix.
 
     Args:
         num_classes: K.
-        label_smoothing: mixes the one-hot target with the uniform distribution (0 disables it).
+        loss: "softmax" (cross-entropy, the default), or "sigmoid_cross_entropy" / "euclidean" against one-hot
+            targets (one-vs-all logistic units; LeCun et al.'s squared error on the outputs).
+        label_smoothing: softmax only: mixes the one-hot target with the uniform distribution.
+        class_weights: softmax only: per-class weights, e.g. for imbalanced data.
     """
 
     name = "classification"
     monitor = "accuracy"
     monitor_mode = "max"
 
-    def __init__(self, num_classes: int, label_smoothing: float = 0.0):
+    def __init__(self, num_classes: int, loss: str = "softmax", label_smoothing: float = 0.0,
+                 class_weights: list[float] | None = None):
+        from striate.losses import get_loss
+
         self.num_classes = num_classes
-        self.label_smoothing = label_smoothing
+        self.loss_name = loss.replace("-", "_").lower()
+        if self.loss_name in {"softmax", "cross_entropy"}:
+            self.criterion = get_loss(loss, label_smoothing=label_smoothing, class_weights=class_weights,
+                                      check_targets=False)
+            self.one_hot = False
+        else:
+            if label_smoothing or class_weights:
+                raise ConfigError(f"Invalid `loss` {loss!r} with label_smoothing/class_weights: those apply to the "
+                                  "softmax loss only; remove them or use `loss: softmax`.")
+            self.criterion = get_loss(loss)
+            self.one_hot = True
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy of logits `(B, K)` against class indices `(B,)`."""
-        return F.cross_entropy(output, target, label_smoothing=self.label_smoothing)
+        """Mean loss of outputs `(B, K)` against class indices `(B,)`."""
+        if self.one_hot:
+            return self.criterion(output, F.one_hot(target, self.num_classes).to(output.dtype))
+        if self.criterion.class_weights is not None and self.criterion.class_weights.device != output.device:
+            self.criterion.to(output.device)
+        return self.criterion(output, target)
 
     def new_state(self, device: torch.device) -> dict[str, torch.Tensor]:
         k = self.num_classes

@@ -39,6 +39,10 @@ class Dataset:
     def __post_init__(self) -> None:
         if self.x.shape[0] != self.y.shape[0]:
             raise DataError(f"Dataset `{self.name}` has {self.x.shape[0]} inputs but {self.y.shape[0]} targets.")
+        if self.task == "classification" and len(self.y) and (int(self.y.min()) < 0 or
+                                                              int(self.y.max()) >= len(self.classes)):
+            raise DataError(f"Dataset `{self.name}` has labels in [{int(self.y.min())}, {int(self.y.max())}]: "
+                            f"expected class indices in [0, {len(self.classes)}) for its {len(self.classes)} classes.")
         if self.mean is None or self.std is None:
             self.mean, self.std = channel_stats(self.x)
 

@@ -26,10 +26,12 @@ class BatchLoader:
         shuffle: draw a fresh permutation every epoch from `generator`.
         generator: CPU generator for the permutation; its state is part of the trainer's state.
         channels_last: return 4-D inputs in channels-last memory format.
+        augment: module applied to every batch after scaling to [0, 1] and before normalisation (training only).
     """
 
     def __init__(self, dataset: Dataset, batch_size: int, *, shuffle: bool = False, device: str | torch.device = "cpu",
-                 generator: torch.Generator | None = None, drop_last: bool = False, channels_last: bool = False):
+                 generator: torch.Generator | None = None, drop_last: bool = False, channels_last: bool = False,
+                 augment: torch.nn.Module | None = None):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -37,6 +39,7 @@ class BatchLoader:
         self.device = torch.device(device)
         self.generator = generator if generator is not None else torch.Generator()
         self.channels_last = channels_last and dataset.x.dim() == 4
+        self.augment = augment
         self.x = dataset.x.to(self.device)
         self.y = dataset.y.to(self.device)
         shape = (1, -1) + (1,) * (dataset.x.dim() - 2)  # broadcast per channel over (B, C, ...)
@@ -62,5 +65,10 @@ class BatchLoader:
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """Scale and normalise a raw batch `(B, *input_shape)` to float32 on the loader's device."""
-        x = torch.addcmul(self._add, x.to(self.device, torch.float32), self._mul)
+        x = x.to(self.device, torch.float32)
+        if self.augment is None:
+            x = torch.addcmul(self._add, x, self._mul)  # fused: x * scale / std - mean / std
+        else:
+            scale = 1 / 255 if self.dataset.x.dtype == torch.uint8 else 1.0
+            x = torch.addcmul(self._add, self.augment(x * scale), self._mul / scale)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x

@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from striate._io import atomic_write_text
+from striate.errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from striate.train.trainer import Trainer
@@ -95,3 +97,61 @@ class MetricsLogger(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.lines = list(state["lines"])
+
+
+class EarlyStopping(Callback):
+    """Stop when a monitored metric has not improved for `patience` epochs, and optionally restore the best weights.
+
+    Args:
+        monitor: a key of the epoch metrics, e.g. "val_loss" or "val_accuracy".
+        mode: "min", "max", or "auto" (max for accuracies, min otherwise).
+        patience: epochs without improvement before stopping.
+        min_delta: smallest change that counts as an improvement.
+        restore_best: at the end of training, load the weights of the best epoch.
+    """
+
+    def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 5, min_delta: float = 0.0,
+                 restore_best: bool = True):
+        self.monitor, self.patience, self.min_delta, self.restore_best = monitor, patience, min_delta, restore_best
+        self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
+        if self.mode not in {"min", "max"}:
+            raise ConfigError(f"Invalid early-stopping `mode`: expected min, max or auto, received {mode!r}.")
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.wait = 0
+        self.best_weights: dict[str, torch.Tensor] | None = None
+
+    def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        if self.monitor not in metrics:
+            raise ConfigError(f"Early stopping monitors `{self.monitor}`, which this run does not report: expected "
+                              f"one of {', '.join(sorted(metrics))}.{did_you_mean(self.monitor, metrics)}")
+        reason = self._update(metrics["epoch"], metrics[self.monitor], trainer)
+        if reason:
+            trainer.should_stop, trainer.stop_reason = True, reason
+
+    def _update(self, epoch: int, value: float, trainer: Trainer) -> str:
+        """Record `value`; return why training should stop, or '' to go on."""
+        sign = 1 if self.mode == "min" else -1
+        if self.best is None or sign * (self.best - value) > self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best:
+                self.best_weights = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}
+            return ""
+        self.wait += 1
+        if self.wait < self.patience:
+            return ""
+        return (f"early stopping at epoch {epoch}: {self.monitor} did not improve by more than {self.min_delta} for "
+                f"{self.patience} epochs (best {self.best:.4f} at epoch {self.best_epoch})")
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        last = trainer.history[-1]["epoch"] if trainer.history else 0
+        if self.restore_best and self.best_weights is not None and self.best_epoch != last:
+            trainer.model.load_state_dict(self.best_weights)
+            trainer.restored_epoch = self.best_epoch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait, "best_weights": self.best_weights}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        self.best_weights = state["best_weights"]

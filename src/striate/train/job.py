@@ -17,12 +17,14 @@ from rich.table import Table
 from striate._io import atomic_write_json, atomic_write_yaml
 from striate.config import RunConfig, load_config
 from striate.data import BatchLoader, Dataset, Splits, load_data
+from striate.data.augment import build_augmentation
 from striate.errors import ConfigError, ShapeError
 from striate.models import create, get_entry
-from striate.report import plot_confusion, plot_curves
+from striate.regularizers import MaxNorm, WeightPenalty, param_groups_for_weight_decay
+from striate.report import plot_augmentations, plot_confusion, plot_curves
 from striate.runs import Run, new_run_dir, save_model
 from striate.tasks import create_task
-from striate.train.callbacks import Callback, MetricsLogger, ProgressBar
+from striate.train.callbacks import Callback, EarlyStopping, MetricsLogger, ProgressBar
 from striate.train.trainer import Trainer
 
 
@@ -46,6 +48,9 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     started = time.perf_counter()
     device = resolve_device(cfg.device)
     get_entry(cfg.model)  # fail on a misspelt name before spending seconds on the data
+    if cfg.patience is not None and cfg.monitor.startswith("val_") and cfg.val_split == 0:
+        raise ConfigError(f"Early stopping monitors `{cfg.monitor}` but `val_split` is 0: set a validation split "
+                          "(e.g. --val-split 0.1) or monitor a train_ metric.")
     seed_everything(cfg.seed)
     splits = _limited(load_data(cfg.data, val_split=cfg.val_split, seed=cfg.seed), cfg)
     model, architecture = build_for_data(cfg, splits.train)
@@ -57,9 +62,15 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     def loader(dataset: Dataset, batch_size: int, shuffle: bool = False) -> BatchLoader:
         return BatchLoader(dataset, batch_size, shuffle=shuffle, device=device, channels_last=channels_last)
 
+    augment = build_augmentation(cfg.augment, splits.train.input_shape)
     train_loader = loader(splits.train, cfg.batch_size, shuffle=True)
+    train_loader.augment = augment
+    if augment is not None:
+        plot_augmentations(splits.train.x[:8].float() / 255, augment, run_dir / "augmentations.png")
     val_loader = loader(splits.val, cfg.eval_batch_size) if splits.val is not None else None
     builtin = [] if quiet else [ProgressBar(console)]
+    if cfg.patience is not None:
+        builtin.append(EarlyStopping(cfg.monitor, "auto", cfg.patience, cfg.min_delta, cfg.restore_best))
     trainer = make_trainer(cfg, model, splits.train.num_classes, len(train_loader), device,
                            [*builtin, MetricsLogger(run_dir / "metrics.jsonl"), *(callbacks or [])])
     if not quiet:
@@ -72,6 +83,7 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     save_model(run_dir, model, architecture, splits.train.describe())
     results = {"test_loss": test_metrics["loss"], "test_accuracy": test_metrics["accuracy"],
                "epochs_completed": trainer.epoch, "stop_reason": trainer.stop_reason or "completed all epochs",
+               "weights_from_epoch": trainer.restored_epoch or trainer.epoch,
                "parameters": count_parameters(model), "wall_seconds": time.perf_counter() - started,
                "device": str(device), "train_images": len(splits.train), "test_images": len(splits.test)}
     atomic_write_json(run_dir / "results.json", results)
@@ -86,11 +98,14 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
 def make_trainer(cfg: RunConfig, model: nn.Module, num_classes: int, steps_per_epoch: int, device: torch.device,
                  callbacks: list[Callback]) -> Trainer:
     """The Trainer for a resolved config: task, optimizer, schedule and a batch-order generator seeded by `seed`."""
-    task = create_task("classification", num_classes=num_classes, label_smoothing=cfg.label_smoothing)
+    task = create_task("classification", num_classes=num_classes, loss=cfg.loss, label_smoothing=cfg.label_smoothing,
+                       class_weights=cfg.class_weights)
     optimizer = make_optimizer(cfg, model)
     scheduler = make_scheduler(cfg, optimizer, steps_per_epoch * cfg.epochs)
-    return Trainer(model, task, optimizer, scheduler, epochs=cfg.epochs, callbacks=callbacks,
-                   generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    penalties = [WeightPenalty(cfg.l1, cfg.l2, cfg.penalize_bias, cfg.penalize_norm)] if cfg.l1 or cfg.l2 else []
+    constraints = [MaxNorm(cfg.max_norm)] if cfg.max_norm else []
+    return Trainer(model, task, optimizer, scheduler, epochs=cfg.epochs, callbacks=callbacks, penalties=penalties,
+                   constraints=constraints, generator=torch.Generator().manual_seed(cfg.seed), device=device)
 
 
 def _as_config(config: RunConfig | str | Path | None, overrides: dict[str, Any]) -> RunConfig:
@@ -150,9 +165,7 @@ def build_for_data(cfg: RunConfig, train: Dataset) -> tuple[nn.Module, dict[str,
 
 def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     """AdamW or SGD with decoupled weight decay on weights only (not biases or normalisation parameters)."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = param_groups_for_weight_decay(model, cfg.weight_decay)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
     return torch.optim.AdamW(groups, lr=cfg.lr)

@@ -48,6 +48,7 @@ class Trainer:
         self.epoch = 0  # completed epochs
         self.step = 0  # completed optimizer steps
         self.should_stop, self.stop_reason = False, ""
+        self.restored_epoch: int | None = None  # set when a callback restores an earlier epoch's weights
         self.history: list[dict[str, float]] = []
         self.steps_per_epoch = self.batch_in_epoch = self.last_batch_size = 0
         self._running: dict[str, torch.Tensor] = {}
@@ -81,13 +82,12 @@ class Trainer:
         for self.batch_in_epoch, (x, y) in enumerate(loader, start=1):
             with self._autocast():
                 output = self.model(x)
-                loss = self.task.loss(output, y)
+                loss = self._loss(output, y)
             objective = loss + sum(penalty(self.model) for penalty in self.penalties) if self.penalties else loss
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
             self.optimizer.step()
-            for constrain in self.constraints:
-                constrain(self.model)
+            self._constrain()
             if self.scheduler is not None:
                 self.scheduler.step()
             self.step += 1
@@ -104,10 +104,23 @@ class Trainer:
         for x, y in loader:
             with self._autocast():
                 output = self.model(x)
-                loss = self.task.loss(output, y)
+                loss = self._loss(output, y)
             self.task.update(state, output.float(), y, loss.float())
         metrics = self.task.compute(state)
         return (metrics, state) if return_state else metrics
+
+    def _loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The task's loss, unless the model brings its own (`compute_loss`, e.g. a capsule network's margin loss)."""
+        custom = getattr(self.model, "compute_loss", None)
+        return custom(output, target) if custom is not None else self.task.loss(output, target)
+
+    def _constrain(self) -> None:
+        """Configured constraints, then the model's own (`apply_constraints`, e.g. the Text CNN's max-norm)."""
+        for constrain in self.constraints:
+            constrain(self.model)
+        own = getattr(self.model, "apply_constraints", None)
+        if own is not None:
+            own()
 
     def running_metrics(self) -> dict[str, float]:
         """The current epoch's training metrics so far (synchronises with the device)."""
@@ -133,7 +146,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "callbacks": [callback.state_dict() for callback in self.callbacks],
             "counters": {"epoch": self.epoch, "step": self.step, "should_stop": self.should_stop,
-                         "stop_reason": self.stop_reason},
+                         "stop_reason": self.stop_reason, "restored_epoch": self.restored_epoch},
             "history": list(self.history),
             "rng": {"generator": self.generator.get_state(), "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -150,6 +163,7 @@ class Trainer:
         counters = state["counters"]
         self.epoch, self.step = counters["epoch"], counters["step"]
         self.should_stop, self.stop_reason = counters["should_stop"], counters["stop_reason"]
+        self.restored_epoch = counters["restored_epoch"]
         self.history = list(state["history"])
         rng = state["rng"]
         self.generator.set_state(rng["generator"])
