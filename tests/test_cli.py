@@ -110,3 +110,19 @@ def test_predict_errors_on_non_images_and_incomplete_runs(fashion_run, tmp_path)
 def test_models_lists_the_registry():
     result = invoke("models")
     assert result.exit_code == 0 and "lenet5" in result.stdout and "61,706" in result.stdout
+
+
+def test_summary_of_a_zoo_model_a_run_and_a_bad_input(fashion_run):
+    result = invoke("summary", "lenet5", "--json")
+    assert result.exit_code == 0, result.stderr
+    table = json.loads(result.stdout)
+    assert table["total_params"] == 61706 and table["warnings"] == []
+    # conv5 (pad 2) -> pool2 -> conv5 -> pool2: receptive fields 5, 6, 14, 16 (r += (k-1) * jump)
+    sizes = [row["receptive_field"]["size"] for row in table["layers"] if row["type"] in ("Conv2d", "MaxPool2d")]
+    assert sizes == [[5, 5], [6, 6], [14, 14], [16, 16]]
+    odd = json.loads(invoke("summary", "lenet5", "--input", "1x29x29", "--json").stdout)
+    assert any("14.5 is not an integer" in warning for warning in odd["warnings"])
+    from_run = invoke("summary", fashion_run)
+    assert from_run.exit_code == 0 and "61,706" in from_run.stdout
+    bad = invoke("summary", "lenet5", "--input", "1xa")
+    assert bad.exit_code == 2 and "expected sizes joined by x" in bad.stderr

@@ -13,7 +13,7 @@ from PIL import Image
 import striate
 from striate._io import atomic_write_text
 from striate.errors import RunFolderError
-from striate.runs import build_model
+from striate.models.resolve import build_model
 
 
 @pytest.fixture(scope="module")

@@ -126,6 +126,40 @@ def predict(
         typer.echo(f"{prediction['source']}: {ranked}")
 
 
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'1x28x28' -> (1, 28, 28)."""
+    from striate.errors import ConfigError
+
+    try:
+        shape = tuple(int(part) for part in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise ConfigError(f"Invalid `--input`: expected sizes joined by x without the batch, e.g. 1x28x28, "
+                          f"received {text!r}.")
+    return shape
+
+
+@app.command()
+def summary(
+    target: str = typer.Argument(..., help="zoo model name, model spec or run config YAML, or a run folder"),
+    input_shape: str | None = typer.Option(None, "--input", "-i", help="input without the batch, e.g. 3x32x32"),
+    num_classes: int = typer.Option(10, "--num-classes", help="classes of the classifier head"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Per-layer output shapes, parameters, receptive fields, jumps and MACs, with totals and tiling warnings."""
+    from striate.models.resolve import model_from_target
+    from striate.summary import summarize
+
+    with user_errors():
+        model, shape = model_from_target(target, parse_shape(input_shape) if input_shape else None, num_classes)
+        result = summarize(model, shape)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        result.print(Console(width=max(Console().width, 140)))
+
+
 @app.command("models")
 def list_models_command() -> None:
     """List the architectures `--model` accepts."""

@@ -78,6 +78,8 @@ class Run:
         results = self.path / "results.json"
         self.results = _read_json(results) if results.is_file() else {}
         self.device = torch.device(device)
+        from striate.models.resolve import build_model
+
         self.model = build_model(self.info["architecture"]).to(self.device)
         self.model.load_state_dict(_load_weights(self.path / "model.safetensors"))
         self.model.eval()
@@ -145,16 +147,6 @@ def _load_weights(path: Path) -> dict[str, torch.Tensor]:
         return load_file(str(path))
     except Exception as error:  # safetensors raises its own error types for corrupt headers
         raise RunFolderError(f"Cannot read weights {path}: expected a safetensors file ({error}).") from None
-
-
-def build_model(architecture: dict[str, Any]) -> nn.Module:
-    """Rebuild a network from the `architecture` entry of `model.json`."""
-    from striate.models import create
-
-    try:
-        return create(architecture["name"], **architecture.get("kwargs", {}))
-    except KeyError as error:
-        raise RunFolderError(f"Invalid architecture in model.json: missing key {error}.") from None
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> Run:

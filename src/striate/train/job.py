@@ -19,7 +19,7 @@ from striate.config import RunConfig, load_config
 from striate.data import BatchLoader, Dataset, Splits, load_data
 from striate.data.augment import build_augmentation
 from striate.errors import ConfigError, ShapeError
-from striate.models import create, get_entry
+from striate.models.resolve import check_model_name, model_for_data
 from striate.regularizers import MaxNorm, WeightPenalty, param_groups_for_weight_decay
 from striate.report import plot_augmentations, plot_confusion, plot_curves
 from striate.runs import Run, new_run_dir, save_model
@@ -47,7 +47,7 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     console = console or Console(stderr=True)
     started = time.perf_counter()
     device = resolve_device(cfg.device)
-    get_entry(cfg.model)  # fail on a misspelt name before spending seconds on the data
+    check_model_name(cfg.model)  # fail on a misspelt name before spending seconds on the data
     if cfg.patience is not None and cfg.monitor.startswith("val_") and cfg.val_split == 0:
         raise ConfigError(f"Early stopping monitors `{cfg.monitor}` but `val_split` is 0: set a validation split "
                           "(e.g. --val-split 0.1) or monitor a train_ metric.")
@@ -146,11 +146,9 @@ def _limited(splits: Splits, cfg: RunConfig) -> Splits:
 
 def build_for_data(cfg: RunConfig, train: Dataset) -> tuple[nn.Module, dict[str, Any]]:
     """The configured model sized for the data, and the `architecture` record that rebuilds it."""
-    kwargs = {"num_classes": train.num_classes, "in_channels": train.input_shape[0],
-              "input_size": list(train.input_shape[1:]), **cfg.model_args}
     shape = "x".join(map(str, train.input_shape))
     try:
-        model = create(cfg.model, **kwargs)
+        model, architecture = model_for_data(cfg.model, train.input_shape, train.num_classes, cfg.model_args)
         with torch.no_grad():
             output = model.eval()(torch.zeros(2, *train.input_shape))  # dry run: fail now, not mid-training
     except RuntimeError as error:
@@ -160,7 +158,7 @@ def build_for_data(cfg: RunConfig, train: Dataset) -> tuple[nn.Module, dict[str,
     if tuple(output.shape) != (2, train.num_classes):
         raise ShapeError(f"Model `{cfg.model}` returned shape {tuple(output.shape)} for input {shape}: expected "
                          f"(N, {train.num_classes}) logits for the {train.num_classes} classes.")
-    return model.train(), {"name": cfg.model, "kwargs": kwargs}
+    return model.train(), architecture
 
 
 def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
