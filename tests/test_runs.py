@@ -127,3 +127,25 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         atomic_write(target, failing)
     assert target.read_text() == "original" and list(tmp_path.iterdir()) == [target]
+
+
+def test_a_model_spec_trains_saves_and_rebuilds_without_the_file(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text("layers:\n  - {type: conv2d, out_channels: 8, kernel_size: 3, padding: 1}\n  - relu\n"
+                    "  - {type: residual, layers: [{type: conv2d, out_channels: 8, kernel_size: 3, padding: same}]}\n"
+                    "  - global_avg_pool\n  - linear\n")
+    run = striate.train(data="digits", model=str(spec), epochs=2, out=str(tmp_path / "runs"), quiet=True)
+    assert run.path.name == "tiny-digits"
+    spec.unlink()  # model.json alone must rebuild it
+    loaded = striate.load(run.path)
+    x = striate.data.load_data("digits").test.x[:50]
+    assert torch.equal(loaded.predict_proba(x), run.predict_proba(x))
+    assert json.loads((run.path / "model.json").read_text())["architecture"]["spec"]["input_shape"] == [1, 8, 8]
+
+
+def test_a_spec_that_does_not_fit_the_data_names_the_layer(tmp_path):
+    from striate.errors import ShapeError
+
+    with pytest.raises(ShapeError, match=r"layer 3 \(conv2d\).*incoming shape 6x4x4"):
+        striate.train(data="digits", model="configs/models/lenet5.yaml", out=str(tmp_path), quiet=True)
+    assert not list(tmp_path.iterdir())  # nothing written for a model that cannot be built

@@ -25,7 +25,7 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     data: str = Field("fashion-mnist", description="dataset: fashion-mnist[:DIR], digits, or folder:PATH")
-    model: str = Field("lenet5", description="architecture name from `striate models`")
+    model: str = Field("lenet5", description="architecture name from `striate models`, or a model spec .yaml file")
     model_args: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for the model")
     epochs: int = Field(6, ge=1, description="passes over the training set")
     batch_size: int = Field(128, ge=1, description="images per training step")

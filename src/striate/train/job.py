@@ -56,7 +56,7 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     model, architecture = build_for_data(cfg, splits.train)
     channels_last = cfg.channels_last and len(splits.train.input_shape) == 3
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    run_dir = new_run_dir(cfg.out, cfg.name or f"{cfg.model}-{cfg.data.split(':')[0]}")
+    run_dir = new_run_dir(cfg.out, cfg.name or f"{Path(cfg.model).stem}-{cfg.data.split(':')[0]}")
     atomic_write_yaml(run_dir / "config.yaml", cfg.to_dict())
 
     def loader(dataset: Dataset, batch_size: int, shuffle: bool = False) -> BatchLoader:
