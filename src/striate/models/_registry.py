@@ -45,23 +45,31 @@ def get_entry(name: str) -> ModelEntry:
     return _MODELS[name]
 
 
-def create(name: str, *, num_classes: int = 10, in_channels: int | None = None,
+def create(name: str, *, num_classes: int | None = None, in_channels: int | None = None,
            input_size: tuple[int, ...] | None = None, **kwargs) -> nn.Module:
     """Build a registered model.
 
     Args:
         name: registry name, see `striate models`.
-        num_classes: size of the classifier output.
+        num_classes: size of the classifier output; defaults to the paper's (e.g. 1000 for ImageNet models).
         in_channels: input channels; defaults to the model's paper input.
         input_size: spatial input size, e.g. (28, 28); defaults to the model's paper input.
         **kwargs: model-specific options; unknown ones raise a `ConfigError` listing the valid ones.
     """
     entry = get_entry(name)
-    valid = set(inspect.signature(entry.build).parameters) - {"num_classes", "in_channels", "input_size"}
+    parameters = inspect.signature(entry.build).parameters
+    valid = set(parameters) - {"num_classes", "in_channels", "input_size"}
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         raise ConfigError(f"Unknown argument `{unknown[0]}` for model `{name}`: expected one of "
                           f"{', '.join(sorted(valid)) or 'no extra arguments'}.{did_you_mean(unknown[0], valid)}")
-    in_channels = entry.input_shape[0] if in_channels is None else in_channels
+    num_classes = _default(parameters, "num_classes", 10) if num_classes is None else num_classes
+    in_channels = _default(parameters, "in_channels", entry.input_shape[0]) if in_channels is None else in_channels
     input_size = tuple(entry.input_shape[1:]) if input_size is None else tuple(input_size)
     return entry.build(num_classes=num_classes, in_channels=in_channels, input_size=input_size, **kwargs)
+
+
+def _default(parameters, name: str, fallback):
+    """The entry function's own default for `name` (the paper's class count, a Text CNN's vocabulary size)."""
+    default = parameters[name].default if name in parameters else inspect.Parameter.empty
+    return fallback if default is inspect.Parameter.empty else default

@@ -1,0 +1,32 @@
+"""Plumbing shared by the model families: shape inference by a dry run on the meta device, and the small-input rule."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from torch.func import functional_call
+
+SMALL_INPUT = 64
+"""Image side below which ImageNet-sized families (AlexNet, GoogLeNet, ResNet) switch to their small stem."""
+
+
+def is_small(input_size: tuple[int, ...]) -> bool:
+    """True when the smallest spatial side is under `SMALL_INPUT`, e.g. for 28x28 Fashion-MNIST or 32x32 CIFAR."""
+    return min(input_size) < SMALL_INPUT
+
+
+def output_shape(module: nn.Module, input_shape: tuple[int, ...]) -> torch.Size:
+    """The output shape of `module` for one input of shape `input_shape` (no batch dim), batch dim included.
+
+    The dry run uses meta tensors in place of the module's parameters and buffers, so it allocates and computes
+    nothing whatever device the module lives on, and leaves running statistics untouched.
+    """
+    state = {name: torch.empty_like(tensor, device="meta")
+             for name, tensor in [*module.named_parameters(), *module.named_buffers()]}
+    with torch.no_grad():
+        return functional_call(module, state, (torch.zeros(1, *input_shape, device="meta"),)).shape
+
+
+def flat_features(module: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Number of features per example that `module` outputs for inputs of shape `input_shape`."""
+    return output_shape(module, input_shape)[1:].numel()

@@ -1,0 +1,167 @@
+"""Capsule network with dynamic routing (Sabour, Frosst & Hinton 2017, "Dynamic routing between capsules").
+
+A capsule is a vector of neurons: its length is the probability that an entity is present, its orientation the
+entity's pose. Primary capsules come from a convolution; each predicts every digit capsule through its own pose
+transform, and routing by agreement sends its output to the digit capsules whose consensus its prediction matches.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from striate.models._base import Classifier
+from striate.models._registry import register_model
+
+
+def squash(s: torch.Tensor, dim: int = -1, eps: float = 1e-8) -> torch.Tensor:
+    """v = |s|^2 / (1 + |s|^2) * s / |s|: keeps the direction, maps the length into [0, 1). Shape-preserving."""
+    norm_sq = s.square().sum(dim, keepdim=True)
+    return norm_sq / (1 + norm_sq) * s / torch.sqrt(norm_sq + eps)
+
+
+def margin_loss(lengths: torch.Tensor, target: torch.Tensor, m_plus: float = 0.9, m_minus: float = 0.1,
+                down_weight: float = 0.5) -> torch.Tensor:
+    """L_k = T_k max(0, m+ - |v_k|)^2 + lambda (1 - T_k) max(0, |v_k| - m-)^2, summed over classes, batch mean.
+
+    Args:
+        lengths: `(N, K)` capsule lengths.
+        target: `(N,)` class indices.
+    """
+    present = F.one_hot(target, lengths.shape[1]).to(lengths.dtype)  # (N, K)
+    absent = 1 - present
+    loss = present * F.relu(m_plus - lengths).square() + down_weight * absent * F.relu(lengths - m_minus).square()
+    return loss.sum(dim=1).mean()
+
+
+class PrimaryCapsules(nn.Module):
+    """A 9x9/2 convolution whose `channels x dim` outputs are read as `channels` maps of `dim`-D capsules, squashed.
+
+    Input: `(N, C_in, H, W)` -> Output: `(N, channels * H' * W', dim)`, H' = (H - 9) // 2 + 1.
+    """
+
+    def __init__(self, in_channels: int = 256, channels: int = 32, dim: int = 8, kernel_size: int = 9,
+                 stride: int = 2):
+        super().__init__()
+        self.channels, self.dim = channels, dim
+        self.conv = nn.Conv2d(in_channels, channels * dim, kernel_size, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = self.conv(x)
+        n, _, h, w = u.shape
+        u = u.reshape(n, self.channels, self.dim, h, w).permute(0, 1, 3, 4, 2)  # (N, 32, 8, H, W) -> (N, 32, H, W, 8)
+        return squash(u.reshape(n, -1, self.dim))  # (N, 32 * H * W, 8)
+
+
+class DigitCapsules(nn.Module):
+    """One capsule per class, computed from all input capsules by routing by agreement.
+
+    Each input capsule i predicts class capsule j as u_hat_ij = W_ij u_i. For `iterations` rounds:
+    c_ij = softmax_j(b_ij), s_j = sum_i c_ij u_hat_ij, v_j = squash(s_j), b_ij += u_hat_ij . v_j (b starts at 0 for
+    every example). The routing logits b are not parameters. 1,474,560 weights for 1152 inputs, 10 classes, 8 -> 16.
+
+    Input: `(N, I, in_dim)` -> Output: `(N, K, out_dim)`.
+    """
+
+    def __init__(self, in_capsules: int, num_classes: int, in_dim: int = 8, out_dim: int = 16, iterations: int = 3):
+        super().__init__()
+        self.iterations = iterations
+        self.weight = nn.Parameter(0.01 * torch.randn(in_capsules, num_classes, out_dim, in_dim))
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        u_hat = torch.einsum("ijdk,nik->nijd", self.weight, u)  # (N, I, K, out_dim)
+        logits = u_hat.new_zeros(u_hat.shape[:3])  # (N, I, K)
+        for iteration in range(self.iterations):
+            coupling = logits.softmax(dim=2)  # (N, I, K)
+            v = squash((coupling.unsqueeze(-1) * u_hat).sum(dim=1))  # (N, K, out_dim)
+            if iteration < self.iterations - 1:
+                logits = logits + (u_hat * v.unsqueeze(1)).sum(-1)  # agreement (N, I, K)
+        return v
+
+
+def decoder(num_classes: int, capsule_dim: int, out_features: int, sigmoid: bool) -> nn.Sequential:
+    """FC 512 - FC 1024 - FC out_features from the masked class capsules `(N, K * capsule_dim)`."""
+    layers = [nn.Linear(num_classes * capsule_dim, 512), nn.ReLU(inplace=True), nn.Linear(512, 1024),
+              nn.ReLU(inplace=True), nn.Linear(1024, out_features)]
+    return nn.Sequential(*layers, *([nn.Sigmoid()] if sigmoid else []))
+
+
+class CapsNet(Classifier):
+    """CapsNet: conv 9x9 256 ReLU, primary capsules (32 maps of 8-D, 9x9/2), 16-D class capsules, decoder.
+
+    On 28x28 MNIST the primary layer has 32 x 6 x 6 = 1,152 capsules and the network has 8,215,568 parameters,
+    6,804,224 without the decoder (the paper's 8.2M and 6.8M). The same sizes hold for 28x28 Fashion-MNIST; other
+    image sizes change the number of primary capsules and the decoder's output.
+
+    `forward` returns the class capsules' lengths `(N, K)`; their argmax is the prediction. In training mode it keeps
+    the class capsules and the input, and `compute_loss(output, target)` returns the margin loss plus 0.0005 x the
+    summed squared error of the decoder's reconstruction of the input from the target class's capsule (the others
+    masked to zero). The paper's decoder ends in a sigmoid for [0, 1] pixels; striate's loader standardises images,
+    so the default output is linear (`sigmoid_output=True` restores the paper's).
+
+    Input: `(N, C, H, W)`, H, W >= 17. Output: `(N, K)` capsule lengths in [0, 1).
+
+    Args:
+        routing_iterations: rounds of routing by agreement (3 in the paper).
+        reconstruction: build the decoder and add its loss.
+        sigmoid_output: end the decoder with a sigmoid.
+    """
+
+    reconstruction_weight = 0.0005
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, int] = (28, 28),
+                 routing_iterations: int = 3, reconstruction: bool = True, sigmoid_output: bool = False):
+        super().__init__()
+        self.input_shape = (in_channels, *input_size)
+        self.conv = nn.Sequential(nn.Conv2d(in_channels, 256, 9), nn.ReLU(inplace=True))
+        self.primary = PrimaryCapsules(256, 32, 8)
+        h, w = ((side - 8 - 9) // 2 + 1 for side in input_size)
+        self.head = DigitCapsules(32 * h * w, num_classes, 8, 16, routing_iterations)
+        self.decoder = decoder(num_classes, 16, self._pixels(), sigmoid_output) if reconstruction else None
+        self.sigmoid_output = sigmoid_output
+        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def _pixels(self) -> int:
+        c, h, w = self.input_shape
+        return c * h * w
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """`(N, C, H, W)` -> `(N, I, 8)` primary capsules."""
+        return self.primary(self.conv(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        capsules = self.head(self.forward_features(x))  # (N, K, 16)
+        self._cache = (capsules, x) if self.training and self.decoder is not None else None
+        return capsules.norm(dim=-1)  # (N, K, 16) -> (N, K)
+
+    def reconstruct(self, capsules: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The decoder's image `(N, C, H, W)` from the class capsules `(N, K, 16)`, all but `target`'s zeroed."""
+        mask = F.one_hot(target, capsules.shape[1]).to(capsules.dtype)  # (N, K)
+        flat = (capsules * mask.unsqueeze(-1)).flatten(1)  # (N, K, 16) -> (N, K * 16)
+        return self.decoder(flat).view(-1, *self.input_shape)  # (N, C * H * W) -> (N, C, H, W)
+
+    def compute_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Margin loss of the lengths, plus 0.0005 x the reconstruction's squared error after a training pass."""
+        loss = margin_loss(output, target)
+        if self._cache is not None:
+            capsules, x = self._cache
+            self._cache = None
+            error = (self.reconstruct(capsules, target) - x).square().flatten(1).sum(dim=1).mean()
+            loss = loss + self.reconstruction_weight * error
+        return loss
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """New class capsules (and decoder) for `num_classes`."""
+        old = self.head
+        self.head = DigitCapsules(old.weight.shape[0], num_classes, old.weight.shape[3], old.weight.shape[2],
+                                  old.iterations)
+        if self.decoder is not None:
+            self.decoder = decoder(num_classes, old.weight.shape[2], self._pixels(), self.sigmoid_output)
+
+
+@register_model("capsnet", paper="Sabour et al. 2017", input_shape=(1, 28, 28))
+def capsnet(num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, int] = (28, 28),
+            routing_iterations: int = 3, reconstruction: bool = True, sigmoid_output: bool = False) -> CapsNet:
+    """Capsule network, dynamic routing, margin + reconstruction loss; 8,215,568 parameters on MNIST."""
+    return CapsNet(num_classes, in_channels, tuple(input_size), routing_iterations, reconstruction, sigmoid_output)

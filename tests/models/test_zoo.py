@@ -1,0 +1,157 @@
+"""Every registered model: parameter counts at the paper's input, shapes, and one training step on random data."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from striate.models import create, get_entry, list_models
+
+NAMES = [entry.name for entry in list_models()]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Batches of 2 gain nothing from a second thread, and on shared cores its spin-waits cost seconds per model."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+# (name, create() arguments, expected parameters, source). Published counts are quoted; where a paper gives none,
+# the count is the arithmetic of the layers it lists, written out.
+PARAMETER_COUNTS = [
+    ("convnet", {}, 9 * (1 * 32 + 32 * 32 + 32 * 64 + 64 * 64 + 64 * 128 + 128 * 128)
+     + 2 * (32 + 32 + 64 + 64 + 128 + 128) + 128 * 10 + 10, "striate's own small CNN: 3x3 convs, BN, head"),
+    ("lenet5", {}, 61_706, "modern variant, 10 classes"),
+    ("lenet5_classic", {}, 60_000, "LeCun et al. 1998: C1 156 + S2 12 + C3 1,516 + S4 32 + C5 48,120 + F6 10,164"),
+    ("lenet5_classic", {"rbf_output": False}, 60_000 + 84 * 10 + 10, "paper's layers + a linear output"),
+    ("alexnet", {"num_classes": 1000}, 61_100_840, "single-tower AlexNet (torchvision)"),
+    ("vgg11", {"num_classes": 1000}, 132_863_336, "VGG-11 (torchvision)"),
+    ("vgg16", {"num_classes": 1000}, 138_357_544, "VGG-16 (torchvision)"),
+    ("googlenet", {"num_classes": 1000}, 6_624_904, "GoogLeNet without auxiliary classifiers (torchvision)"),
+    ("googlenet", {"num_classes": 1000, "aux_logits": True}, 13_004_888, "with auxiliary classifiers (torchvision)"),
+    ("resnet18", {"num_classes": 1000}, 11_689_512, "torchvision"),
+    ("resnet34", {"num_classes": 1000}, 21_797_672, "torchvision"),
+    ("resnet50", {"num_classes": 1000}, 25_557_032, "torchvision"),
+    ("resnet20", {}, 269_722, "option A; paper: 0.27M"),
+    ("resnet20", {"shortcut": "B"}, 269_722 + 16 * 32 + 2 * 32 + 32 * 64 + 2 * 64, "option B: 1x1 projections + BN"),
+    ("resnet32", {}, 464_154, "option A; paper: 0.46M"),
+    ("resnet56", {}, 853_018, "option A; paper: 0.85M"),
+    ("resnet110", {}, 1_727_962, "option A; paper: 1.7M"),
+    ("allcnn_c", {}, 3 * 96 * 9 + 96 + 2 * (96 * 96 * 9 + 96) + 96 * 192 * 9 + 192 + 3 * (192 * 192 * 9 + 192)
+     + 192 * 192 + 192 + 192 * 10 + 10, "All-CNN-C, CIFAR-10 (paper: 1.4M)"),
+    ("mcdnn", {"preprocess": ("original",)}, 1 * 20 * 16 + 20 + 20 * 40 * 25 + 40 + 360 * 150 + 150 + 150 * 10 + 10,
+     "one MNIST column 1x29x29-20C4-MP2-40C5-MP3-150N-10N"),
+    ("mcdnn", {"preprocess": ("original", *(f"stretch_{f}" for f in (0.7, 0.8, 0.9, 1.1, 1.2, 1.3))),
+               "columns_per_input": 5}, 35 * 76_040, "the paper's 35-column MNIST MCDNN (7 inputs x 5 columns)"),
+    ("tdnn", {"num_classes": 3}, 16 * 3 * 8 + 8 + 8 * 5 * 3 + 3, "Waibel et al.: 16x15 input, 8 units x 3, 3 x 5"),
+    ("tdnn2d", {"num_classes": 3}, 1 * 9 * 8 + 8 + 8 * 25 * 3 + 3, "2-D: 3x3 then 5x5 windows"),
+    ("tcn", {}, 66_910, "reference code, sequential MNIST: 8 levels x 25 channels, k=7, weight norm (paper: 70K)"),
+    ("textcnn", {"num_classes": 2, "in_channels": 18_765},
+     18_765 * 300 + 300 * 100 * (3 + 4 + 5) + 300 + 300 * 2 + 2, "Kim 2014 on MR: 18,765 words, 300-d, 3/4/5 x 100"),
+    ("c3d", {"num_classes": 487}, 79_991_015, "Sports-1M, 16x112x112 clips"),
+    ("c3d", {"num_classes": 101}, 78_409_573, "UCF101"),
+    ("cnn_lstm", {"num_classes": 101}, 388_896 + 4 * 256 * (256 + 256 + 2) + 256 * 101 + 101,
+     "frame CNN 388,896 + LSTM(256, 256) + FC"),
+    ("dqn", {"num_classes": 18}, 4 * 32 * 64 + 32 + 32 * 64 * 16 + 64 + 64 * 64 * 9 + 64 + 3136 * 512 + 512
+     + 512 * 18 + 18, "Mnih et al. 2015, full action set"),
+    ("capsnet", {}, 8_215_568, "Sabour et al. 2017: 8.2M with the decoder"),
+    ("capsnet", {"reconstruction": False}, 6_804_224, "6.8M without the decoder"),
+    ("neocognitron", {"num_classes": 5}, 25 * 24 + 24 + 24 * 24 * 25 + 24 + 24 * 24 * 9 + 24 + 24 * 5 + 5,
+     "S1 5x5, S2 5x5, S3 3x3, 24 planes; read-out for 5 patterns"),
+]
+
+
+def count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize(("name", "kwargs", "expected", "source"), PARAMETER_COUNTS,
+                         ids=[f"{row[0]}-{i}" for i, row in enumerate(PARAMETER_COUNTS)])
+def test_parameter_count_at_paper_input(name, kwargs, expected, source):
+    with torch.device("meta"):  # nothing is allocated, so even C3D and VGG-16 build in milliseconds
+        model = create(name, **kwargs)
+    assert count(model) == expected, source
+
+
+def test_every_model_has_a_parameter_count():
+    assert set(NAMES) <= {row[0] for row in PARAMETER_COUNTS}
+
+
+def test_every_model_has_a_docstring_citing_its_paper():
+    for entry in list_models():
+        module = __import__(entry.build.__module__, fromlist=["_"])
+        assert entry.paper and entry.description, entry.name
+        assert entry.paper.split()[0].rstrip(",") in module.__doc__, (entry.name, entry.paper)
+
+
+def small_input(name: str, batch: int = 2) -> tuple[dict, torch.Tensor]:
+    """create() arguments and a random batch of a small input each model accepts (28x28 grey for image models)."""
+    shape = get_entry(name).input_shape
+    if len(shape) == 1:  # token ids; in_channels is the vocabulary size
+        return {"in_channels": 50}, torch.randint(0, 50, (batch, 12))
+    if len(shape) == 2:  # (C, L) sequences
+        return {}, torch.randn(batch, shape[0], min(shape[1], 64))
+    if len(shape) == 4:  # (C, T, H, W) clips
+        return {"input_size": (4, 16, 16)}, torch.randn(batch, shape[0], 4, 16, 16)
+    if name == "dqn":
+        return {}, torch.randn(batch, *shape)
+    return {"in_channels": 1, "input_size": (28, 28)}, torch.randn(batch, 1, 28, 28)
+
+
+def loss_of(model: torch.nn.Module, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if hasattr(model, "compute_loss"):
+        return model.compute_loss(output, target)
+    return F.cross_entropy(output, target)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_model_trains_one_step(name):
+    kwargs, x = small_input(name)
+    model = create(name, num_classes=10, **kwargs).train()
+    target = torch.tensor([3, 7])
+    before = {key: value.detach().clone() for key, value in model.named_parameters()}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    output = model(x)
+    assert output.shape == (2, 10)
+    loss = loss_of(model, output, target)
+    assert torch.isfinite(loss)
+    loss.backward()
+    trainable = {key: p for key, p in model.named_parameters() if p.requires_grad}
+    assert [key for key, p in trainable.items() if p.grad is None] == []  # every parameter takes part
+    optimizer.step()
+    if hasattr(model, "apply_constraints"):
+        model.apply_constraints()
+    changed = [key for key, p in trainable.items() if not torch.equal(p.detach(), before[key])]
+    assert len(changed) >= 0.5 * len(trainable), sorted(set(trainable) - set(changed))
+
+
+IMAGE_MODELS = [entry.name for entry in list_models() if len(entry.input_shape) == 3 and entry.name != "dqn"]
+"""Everything that classifies (C, H, W) images; the DQN maps 84x84 frame stacks to Q-values instead."""
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS)
+def test_image_models_take_fashion_mnist(name):
+    with torch.device("meta"):  # shapes only
+        model = create(name, num_classes=10, in_channels=1, input_size=(28, 28)).eval()
+        assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_paper_input_gives_logits(name):
+    entry = get_entry(name)
+    with torch.device("meta"):
+        model = create(name, num_classes=7, in_channels=50 if len(entry.input_shape) == 1 else None).eval()
+        x = torch.zeros(2, *entry.input_shape, dtype=torch.long if len(entry.input_shape) == 1 else torch.float)
+        assert model(x).shape == (2, 7)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reset_classifier(name):
+    kwargs, x = small_input(name)
+    with torch.device("meta"):
+        model = create(name, num_classes=10, **kwargs).eval()
+        model.reset_classifier(4)
+        assert model(x.to("meta")).shape == (2, 4)
