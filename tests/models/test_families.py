@@ -17,15 +17,6 @@ from striate.models.multicolumn import Stretch
 from striate.models.resnet import ZeroPadShortcut
 from striate.models.video import C3D
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # --- LeNet-5 ---------------------------------------------------------------------------------------------------------
 
 

@@ -11,14 +11,6 @@ from striate.models import create, get_entry, list_models
 NAMES = [entry.name for entry in list_models()]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Batches of 2 gain nothing from a second thread, and on shared cores its spin-waits cost seconds per model."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 # (name, create() arguments, expected parameters, source). Published counts are quoted; where a paper gives none,
 # the count is the arithmetic of the layers it lists, written out.
 PARAMETER_COUNTS = [

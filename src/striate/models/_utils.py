@@ -30,3 +30,9 @@ def output_shape(module: nn.Module, input_shape: tuple[int, ...]) -> torch.Size:
 def flat_features(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Number of features per example that `module` outputs for inputs of shape `input_shape`."""
     return output_shape(module, input_shape)[1:].numel()
+
+
+def dense_relu_dropout(in_features: int, hidden: int, dropout: float) -> nn.Sequential:
+    """The VGG/C3D classifier trunk: two fully connected layers of `hidden` units, each followed by ReLU and dropout."""
+    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
+                         nn.Linear(hidden, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout))

@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from striate.models._base import Classifier
 from striate.models._registry import register_model
-from striate.models._utils import flat_features
+from striate.models._utils import dense_relu_dropout, flat_features
 
 CONFIGS: dict[str, tuple[tuple[int, ...], ...]] = {
     "A": ((64,), (128,), (256, 256), (512, 512), (512, 512)),  # VGG-11
@@ -59,8 +59,7 @@ class VGG(Classifier):
                 size //= 2
         self.features = nn.Sequential(*layers, nn.Flatten())  # (N, 512, H, W) -> (N, 512 * H * W)
         flat = flat_features(self.features, (in_channels, *input_size))
-        self.hidden = nn.Sequential(nn.Linear(flat, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
-                                    nn.Linear(hidden, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout))
+        self.hidden = dense_relu_dropout(flat, hidden, dropout)
         self.head = nn.Linear(hidden, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from striate.models._base import Classifier
 from striate.models._registry import register_model
-from striate.models._utils import flat_features
+from striate.models._utils import dense_relu_dropout, flat_features
 
 C3D_STAGES = ((64,), (128,), (256, 256), (512, 512), (512, 512))
 """Figure 3 of the paper: the 3x3x3 convolutions of each of the five stages, each closed by max pooling."""
@@ -61,8 +61,7 @@ class C3D(Classifier):
             layers.append(pool)
         self.features = nn.Sequential(*layers, nn.Flatten())  # (N, 512, T, H, W) -> (N, 512 * T * H * W)
         flat = flat_features(self.features, (in_channels, *input_size))
-        self.hidden = nn.Sequential(nn.Linear(flat, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
-                                    nn.Linear(hidden, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout))
+        self.hidden = dense_relu_dropout(flat, hidden, dropout)
         self.head = nn.Linear(hidden, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
