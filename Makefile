@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup data lint clean
+.PHONY: demo test setup data lint clean bench-setup bench-throughput bench-time-to-accuracy bench-scaling bench-inference
 
 demo: setup data
 	$(BIN)/striate train
@@ -24,6 +24,22 @@ $(VENV)/.installed: pyproject.toml
 
 data:
 	@sh scripts/get-fashion-mnist.sh
+
+# Benchmarks (not part of the tests): each target installs the peers (Keras, JAX, onnxruntime) once, then runs.
+bench-setup: setup data
+	$(BIN)/pip install -q -r benchmarks/requirements.txt
+
+bench-throughput: bench-setup
+	$(BIN)/python benchmarks/throughput.py
+
+bench-time-to-accuracy: bench-setup
+	$(BIN)/python benchmarks/time_to_accuracy.py
+
+bench-scaling: bench-setup
+	$(BIN)/python benchmarks/scaling.py
+
+bench-inference: bench-setup
+	$(BIN)/python benchmarks/inference.py
 
 lint: setup
 	$(BIN)/ruff check .
