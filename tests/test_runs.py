@@ -111,6 +111,10 @@ def test_missing_and_incomplete_run_folders(digits_run, tmp_path):
     (broken / "model.json").write_text("{not json")
     with pytest.raises(RunFolderError, match="expected JSON"):
         striate.load(broken)
+    (broken / "model.json").write_text((digits_run.path / "model.json").read_text())
+    (broken / "config.yaml").write_text("data: [unclosed\n")
+    with pytest.raises(RunFolderError, match=r"Cannot read .*config\.yaml: expected the YAML"):
+        striate.load(broken)
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

@@ -74,7 +74,11 @@ class Run:
         if self.info.get("format") != RUN_FORMAT:
             raise RunFolderError(f"Unsupported run format in {self.path / 'model.json'}: expected {RUN_FORMAT!r}, "
                                  f"found {self.info.get('format')!r}.")
-        self.config = yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8")) or {}
+        try:
+            self.config = yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise RunFolderError(f"Cannot read {self.path / 'config.yaml'}: expected the YAML written by "
+                                 f"`striate train` ({type(error).__name__}).") from None
         results = self.path / "results.json"
         self.results = _read_json(results) if results.is_file() else {}
         self.device = torch.device(device)
