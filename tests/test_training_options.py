@@ -105,6 +105,14 @@ def test_early_stopping_in_a_run_records_where_and_why(tmp_path):
     assert results["stop_reason"].startswith("early stopping at epoch 3: val_loss")
     with pytest.raises(ConfigError, match="val_split` is 0"):
         quick(tmp_path, patience=2, val_split=0.0)
+    with pytest.raises(ConfigError, match=r"Invalid `monitor` 'val_acc'.*Did you mean `val_accuracy`\?"):
+        quick(tmp_path, patience=2, monitor="val_acc")
+
+
+def test_class_weights_of_the_wrong_length_fail_before_training(tmp_path):
+    with pytest.raises(ConfigError, match=r"expected one value per class \(10\), received 2 values"):
+        quick(tmp_path, class_weights=[1.0, 2.0])
+    assert not list(tmp_path.iterdir())  # no run folder for a run that could not start
 
 
 def test_augment_option_writes_a_picture(tmp_path):

@@ -63,6 +63,9 @@ class Classification(Task):
         if self.loss_name in {"softmax", "cross_entropy"}:
             self.criterion = get_loss(loss, label_smoothing=label_smoothing, class_weights=class_weights,
                                       check_targets=False)
+            if class_weights is not None and len(class_weights) != num_classes:  # checked once, not per batch
+                raise ConfigError(f"Invalid `class_weights`: expected one value per class ({num_classes}), "
+                                  f"received {len(class_weights)} values.")
             self.one_hot = False
         else:
             if label_smoothing or class_weights:

@@ -18,12 +18,12 @@ from striate._io import atomic_write_json, atomic_write_yaml
 from striate.config import RunConfig, load_config
 from striate.data import BatchLoader, Dataset, Splits, load_data
 from striate.data.augment import build_augmentation
-from striate.errors import ConfigError, ShapeError
+from striate.errors import ConfigError, ShapeError, did_you_mean
 from striate.models.resolve import check_model_name, model_for_data
 from striate.regularizers import MaxNorm, WeightPenalty, param_groups_for_weight_decay
 from striate.report import plot_augmentations, plot_confusion, plot_curves
 from striate.runs import Run, new_run_dir, save_model
-from striate.tasks import create_task
+from striate.tasks import Task, create_task
 from striate.train.callbacks import Callback, EarlyStopping, MetricsLogger, ProgressBar
 from striate.train.trainer import Trainer
 
@@ -48,6 +48,10 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     started = time.perf_counter()
     device = resolve_device(cfg.device)
     check_model_name(cfg.model)  # fail on a misspelt name before spending seconds on the data
+    monitors = [f"{split}_{metric}" for split in ("val", "train") for metric in ("loss", "accuracy")]
+    if cfg.patience is not None and cfg.monitor not in monitors:
+        raise ConfigError(f"Invalid `monitor` {cfg.monitor!r} for early stopping: expected one of "
+                          f"{', '.join(monitors)}.{did_you_mean(cfg.monitor, monitors)}")
     if cfg.patience is not None and cfg.monitor.startswith("val_") and cfg.val_split == 0:
         raise ConfigError(f"Early stopping monitors `{cfg.monitor}` but `val_split` is 0: set a validation split "
                           "(e.g. --val-split 0.1) or monitor a train_ metric.")
@@ -56,6 +60,8 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     model, architecture = build_for_data(cfg, splits.train)
     channels_last = cfg.channels_last and len(splits.train.input_shape) == 3
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    task = create_task("classification", num_classes=splits.train.num_classes, loss=cfg.loss,
+                       label_smoothing=cfg.label_smoothing, class_weights=cfg.class_weights)
     run_dir = new_run_dir(cfg.out, cfg.name or f"{Path(cfg.model).stem}-{cfg.data.split(':')[0]}")
     atomic_write_yaml(run_dir / "config.yaml", cfg.to_dict())
 
@@ -71,7 +77,7 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     builtin = [] if quiet else [ProgressBar(console)]
     if cfg.patience is not None:
         builtin.append(EarlyStopping(cfg.monitor, "auto", cfg.patience, cfg.min_delta, cfg.restore_best))
-    trainer = make_trainer(cfg, model, splits.train.num_classes, len(train_loader), device,
+    trainer = make_trainer(cfg, model, task, len(train_loader), device,
                            [*builtin, MetricsLogger(run_dir / "metrics.jsonl"), *(callbacks or [])])
     if not quiet:
         console.print(f"[bold]striate train[/] {cfg.model} on {cfg.data}: {len(splits.train):,} training / "
@@ -95,11 +101,9 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     return Run(run_dir, device)
 
 
-def make_trainer(cfg: RunConfig, model: nn.Module, num_classes: int, steps_per_epoch: int, device: torch.device,
+def make_trainer(cfg: RunConfig, model: nn.Module, task: Task, steps_per_epoch: int, device: torch.device,
                  callbacks: list[Callback]) -> Trainer:
-    """The Trainer for a resolved config: task, optimizer, schedule and a batch-order generator seeded by `seed`."""
-    task = create_task("classification", num_classes=num_classes, loss=cfg.loss, label_smoothing=cfg.label_smoothing,
-                       class_weights=cfg.class_weights)
+    """The Trainer for a resolved config: optimizer, schedule, penalties, constraints, seeded batch order."""
     optimizer = make_optimizer(cfg, model)
     scheduler = make_scheduler(cfg, optimizer, steps_per_epoch * cfg.epochs)
     penalties = [WeightPenalty(cfg.l1, cfg.l2, cfg.penalize_bias, cfg.penalize_norm)] if cfg.l1 or cfg.l2 else []
