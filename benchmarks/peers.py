@@ -75,8 +75,19 @@ def cosine_factor(step: int, total: int, warmup: int) -> float:
 # --- idiomatic PyTorch -------------------------------------------------------------------------------------------
 
 
-def torch_model(name: str, widths: tuple[int, ...] = (32, 64, 128)):
-    """`widths` sets the convnet's three stages (striate's `model_args: {widths: [...]}`)."""
+CONVNET = {"widths": (32, 64, 128), "depth": 2, "head": "avg", "hidden": 0, "dropout": 0.1, "pool_first": False}
+
+
+def convnet_args(model_args: dict | None) -> dict:
+    """striate's convnet `model_args` (widths, depth, head, hidden, dropout) with its defaults filled in."""
+    unknown = set(model_args or {}) - set(CONVNET)
+    if unknown:
+        raise SystemExit(f"peers.py writes out convnet arguments {sorted(CONVNET)}; received {sorted(unknown)}")
+    return {**CONVNET, **(model_args or {})}
+
+
+def torch_model(name: str, model_args: dict | None = None):
+    """`model_args` are the convnet's (striate's `model_args: {widths: [...], depth: 1, head: flatten, ...}`)."""
     import torch.nn as nn
     import torch.nn.functional as F
 
@@ -85,13 +96,29 @@ def torch_model(name: str, widths: tuple[int, ...] = (32, 64, 128)):
                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84),
                              nn.ReLU(), nn.Linear(84, 10))
     if name == "convnet":
-        def block(cin, cout):
-            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-
-        a, b, c = widths
-        return nn.Sequential(*block(1, a), *block(a, a), nn.MaxPool2d(2), *block(a, b), *block(b, b),
-                             nn.MaxPool2d(2), *block(b, c), *block(c, c), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                             nn.Dropout(0.1), nn.Linear(c, 10))
+        arch = convnet_args(model_args)
+        layers, cin, size = [], 1, 28
+        for stage, width in enumerate(arch["widths"]):
+            pooled = stage < len(arch["widths"]) - 1 or arch["head"] == "flatten"
+            for index in range(arch["depth"]):
+                layers.append(nn.Conv2d(cin, width, 3, padding=1, bias=False))
+                if arch["pool_first"] and pooled and index == arch["depth"] - 1:
+                    layers.append(nn.MaxPool2d(2))  # conv-pool-norm-act
+                layers += [nn.BatchNorm2d(width), nn.ReLU()]
+                cin = width
+            if pooled and not arch["pool_first"]:
+                layers.append(nn.MaxPool2d(2))
+            size //= 2 if pooled else 1
+        if arch["head"] == "avg":
+            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+            features = cin
+        else:
+            layers.append(nn.Flatten())
+            features = cin * size * size
+        if arch["hidden"]:
+            layers += [nn.Linear(features, arch["hidden"]), nn.ReLU()]
+            features = arch["hidden"]
+        return nn.Sequential(*layers, nn.Dropout(arch["dropout"]), nn.Linear(features, 10))
 
     class Block(nn.Module):
         def __init__(self, cin, cout, stride):
@@ -131,7 +158,7 @@ def torch_accuracy(model, loader, device: str = "cpu") -> float:
 
 def run_pytorch(model_name: str, epochs: int, batch_size: int, lr: float, workers: int,
                 train_size: int | None = None, *, device: str = "cpu", eval_each_epoch: bool = False,
-                widths: tuple[int, ...] = (32, 64, 128)) -> dict:
+                model_args: dict | None = None) -> dict:
     """A tutorial pipeline: a map-style Dataset that builds one normalised sample at a time (through PIL, as
     torchvision's FashionMNIST + ToTensor + Normalize do), a shuffling DataLoader, and the standard loop.
     `eval_each_epoch` runs the test loader after every epoch (not counted in `epoch_seconds`)."""
@@ -155,7 +182,7 @@ def run_pytorch(model_name: str, epochs: int, batch_size: int, lr: float, worker
     x, y, tx, ty = read_fashion(train_size)
     train = DataLoader(FashionMNIST(x, y), batch_size=batch_size, shuffle=True, num_workers=workers)
     test = DataLoader(FashionMNIST(tx, ty), batch_size=1000, num_workers=workers)
-    model = torch_model(model_name, widths).to(device)
+    model = torch_model(model_name, model_args).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
     total = epochs * len(train)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_factor(s, total, int(0.2 * total)))
@@ -186,7 +213,7 @@ def run_pytorch(model_name: str, epochs: int, batch_size: int, lr: float, worker
 # --- Keras 3 -----------------------------------------------------------------------------------------------------
 
 
-def keras_model(name: str, widths: tuple[int, ...] = (32, 64, 128)):
+def keras_model(name: str, model_args: dict | None = None):
     import keras
     from keras import layers, ops
 
@@ -207,12 +234,21 @@ def keras_model(name: str, widths: tuple[int, ...] = (32, 64, 128)):
         return layers.ReLU()(x) if relu else x
 
     if name == "convnet":
-        x = inputs
-        for stage, width in enumerate(widths):
-            if stage:
+        arch, x = convnet_args(model_args), inputs
+        for stage, width in enumerate(arch["widths"]):
+            pooled = stage < len(arch["widths"]) - 1 or arch["head"] == "flatten"
+            for index in range(arch["depth"]):
+                if arch["pool_first"] and pooled and index == arch["depth"] - 1:  # conv-pool-norm-act
+                    x = layers.MaxPooling2D(2)(layers.Conv2D(width, 3, padding="same", use_bias=False)(x))
+                    x = layers.ReLU()(layers.BatchNormalization(epsilon=1e-5, momentum=0.9)(x))
+                else:
+                    x = conv_bn(x, width)
+            if pooled and not arch["pool_first"]:
                 x = layers.MaxPooling2D(2)(x)
-            x = conv_bn(conv_bn(x, width), width)
-        x = layers.Dropout(0.1)(layers.GlobalAveragePooling2D()(x))
+        x = layers.GlobalAveragePooling2D()(x) if arch["head"] == "avg" else layers.Flatten()(x)
+        if arch["hidden"]:
+            x = layers.Dense(arch["hidden"], activation="relu")(x)
+        x = layers.Dropout(arch["dropout"])(x)
         return keras.Model(inputs, layers.Dense(10)(x))
 
     x, channels = conv_bn(inputs, 16), 16
@@ -230,7 +266,7 @@ def keras_model(name: str, widths: tuple[int, ...] = (32, 64, 128)):
 
 
 def run_keras(model_name: str, epochs: int, batch_size: int, lr: float, train_size: int | None = None, *,
-              eval_each_epoch: bool = False, widths: tuple[int, ...] = (32, 64, 128)) -> dict:
+              eval_each_epoch: bool = False, model_args: dict | None = None) -> dict:
     """Keras 3 `fit` on normalised float arrays, AdamW with warm-up plus cosine decay, the backend from
     KERAS_BACKEND. `eval_each_epoch` passes the test set as `validation_data`, the idiomatic Keras way."""
     import keras
@@ -243,7 +279,7 @@ def run_keras(model_name: str, epochs: int, batch_size: int, lr: float, train_si
     schedule = keras.optimizers.schedules.CosineDecay(0.0, steps - int(0.2 * steps), warmup_target=lr,
                                                       warmup_steps=int(0.2 * steps))
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=0.05)
-    model = keras_model(model_name, widths)
+    model = keras_model(model_name, model_args)
     model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 
     class Timer(keras.callbacks.Callback):
@@ -372,7 +408,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", default=None, help="striate: train this YAML run config (a recipe)")
     parser.add_argument("--eval-each-epoch", action="store_true", help="test accuracy and time after each epoch")
     parser.add_argument("--device", default=None, help="pytorch: cpu (default) or cuda; striate: its `device`")
-    parser.add_argument("--widths", type=int, nargs=3, default=(32, 64, 128), help="convnet stage widths")
+    parser.add_argument("--model-args", default="{}", help="JSON of convnet arguments: widths, depth, head, hidden, "
+                        "dropout, pool_first (striate's `model_args`)")
     args = parser.parse_args(argv)
     result = _dispatch(parser, args)
     result["peak_rss_mb"] = peak_rss_mb()
@@ -393,17 +430,18 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
                                   batch_size=args.batch_size, lr=args.lr, device=args.device,
                                   **json.loads(args.options))
     common = (args.model, args.epochs or 3, args.batch_size or 128, args.lr or 3e-3)
-    widths = tuple(args.widths)
+    model_args = json.loads(args.model_args)
     if args.contender == "pytorch":
         return run_pytorch(*common, workers=args.workers, train_size=args.train_size, device=args.device or "cpu",
-                           eval_each_epoch=args.eval_each_epoch, widths=widths)
+                           eval_each_epoch=args.eval_each_epoch, model_args=model_args)
     if args.contender == "keras":
-        return run_keras(*common, train_size=args.train_size, eval_each_epoch=args.eval_each_epoch, widths=widths)
+        return run_keras(*common, train_size=args.train_size, eval_each_epoch=args.eval_each_epoch,
+                         model_args=model_args)
     if args.eval_each_epoch:
         parser.error("--eval-each-epoch for striate needs --config (a recipe)")
     options = {**({"device": args.device} if args.device else {}), **json.loads(args.options)}
-    if widths != (32, 64, 128):
-        options.setdefault("model_args", {})["widths"] = list(widths)
+    if model_args:
+        options["model_args"] = model_args
     return run_striate(*common, train_size=args.train_size, **options)
 
 

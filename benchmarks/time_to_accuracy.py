@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import math
 from pathlib import Path
 
@@ -52,13 +53,13 @@ def plan(targets: list[int], peers: list[str], args: argparse.Namespace) -> tupl
         if cfg.model not in PEER_MODELS:
             print(f"  no peers for {label}: peers.py does not write out {cfg.model!r}", flush=True)
             continue
-        widths = [str(w) for w in cfg.model_args.get("widths", ())]
+        shape = "-".join(str(w) for w in cfg.model_args.get("widths", ()))
         for peer in peers:
             kind, env = PEERS[peer]
             epochs = args.epochs or cfg.epochs
-            peer_label = f"{peer} ({cfg.model}{'-' + '-'.join(widths) if widths else ''}, {epochs} ep)"
+            peer_label = f"{peer} ({cfg.model}{'-' + shape if shape else ''}, {epochs} ep)"
             peer_args = [kind, cfg.model, "--eval-each-epoch", "--epochs", str(epochs), *subset]
-            peer_args += ["--widths", *widths] if widths else []
+            peer_args += ["--model-args", json.dumps(cfg.model_args)] if cfg.model_args else []
             peer_args += ["--workers", str(args.workers), "--device", args.device] if kind == "pytorch" else []
             contenders[peer_label] = (peer_args, env)
             per_target[target][peer] = peer_label

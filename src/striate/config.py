@@ -52,6 +52,8 @@ class RunConfig(BaseModel):
     restore_best: bool = Field(True, description="early stopping: restore the best epoch's weights at the end")
     augment: list[str | dict[str, Any]] = Field(
         default_factory=list, description="batch augmentations, e.g. [crop, {affine: {degrees: 10}}, elastic]")
+    tta: Literal["none", "hflip"] = Field(
+        "none", description="test-time augmentation: hflip averages each image's and its mirror image's logits")
     channels_last: bool = Field(True, description="channels-last memory layout for image models (faster on CPU)")
     seed: int = Field(0, description="seed of every random number generator; equal seeds repeat a CPU run exactly")
     device: str = Field("auto", description="auto (CUDA when available), cpu, cuda, cuda:N")

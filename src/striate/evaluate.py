@@ -10,6 +10,7 @@ from striate.data import BatchLoader, load_data
 from striate.errors import DataError
 from striate.runs import confusion_per_class
 from striate.tasks import create_task
+from striate.tta import tta_logits
 
 if TYPE_CHECKING:
     from striate.runs import Run
@@ -33,7 +34,7 @@ def evaluate_run(run: Run, data: str | None = None, batch_size: int = 1024) -> d
     state = task.new_state(run.device)
     with torch.inference_mode():
         for x, y in BatchLoader(test, batch_size, device=run.device):
-            output = run.model(x)
+            output = tta_logits(run.model, x, run.tta)
             task.update(state, output, y, task.loss(output, y))
     metrics = task.compute(state)
     confusion = state["confusion"].cpu().numpy()

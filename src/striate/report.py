@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt
 import numpy as np
 
 from striate._io import atomic_write
+
+
+def _pyplot():
+    """matplotlib.pyplot on the file-only Agg backend, imported on first use (~0.5 s that start-up need not pay)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _save(figure, path: str | Path) -> Path:
@@ -20,12 +26,13 @@ def _save(figure, path: str | Path) -> Path:
     try:
         return atomic_write(path, write)
     finally:
-        plt.close(figure)
+        _pyplot().close(figure)
 
 
 def plot_curves(history: list[dict[str, float]], path: str | Path) -> Path:
     """Loss and accuracy per epoch, training against validation, side by side."""
     epochs = [row["epoch"] for row in history]
+    plt = _pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
     for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for split, style in (("train", "-o"), ("val", "-s")):
@@ -45,6 +52,7 @@ def plot_confusion(confusion: np.ndarray, classes: list[str], path: str | Path, 
     confusion = np.asarray(confusion)
     rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
     size = max(5.0, 0.6 * len(classes) + 2)
+    plt = _pyplot()
     figure, axis = plt.subplots(figsize=(size + 1, size))
     image = axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     figure.colorbar(image, ax=axis, fraction=0.046, label="fraction of true class")
@@ -68,6 +76,7 @@ def plot_augmentations(images, augment, path: str | Path, rows: int = 4) -> Path
     with torch.no_grad():
         samples = [images] + [augment(images).clamp(0, 1) for _ in range(rows - 1)]
     n = images.shape[0]
+    plt = _pyplot()
     figure, axes = plt.subplots(rows, n, figsize=(1.3 * n, 1.3 * rows), squeeze=False)
     for r, batch in enumerate(samples):
         for c in range(n):

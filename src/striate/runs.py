@@ -93,6 +93,11 @@ class Run:
         return list(self.info["classes"])
 
     @property
+    def tta(self) -> str:
+        """The test-time augmentation the model was trained to be evaluated with ("none" or "hflip")."""
+        return self.info.get("tta", "none")
+
+    @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.info["input_shape"])
 
@@ -112,7 +117,10 @@ class Run:
         from striate.tasks import create_task
 
         task = create_task(self.info["task"], num_classes=len(self.classes))
-        chunks = [task.predict(self.model(self.preprocess(part))).cpu() for part in torch.split(x, batch_size)]
+        from striate.tta import tta_logits
+
+        chunks = [task.predict(tta_logits(self.model, self.preprocess(part), self.tta)).cpu()
+                  for part in torch.split(x, batch_size)]
         return torch.cat(chunks) if chunks else torch.zeros(0, len(self.classes))
 
     def predict(self, images, top_k: int = 3) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from striate.errors import ConfigError
 from striate.models import create, get_entry, list_models
 
 NAMES = [entry.name for entry in list_models()]
@@ -16,6 +17,10 @@ NAMES = [entry.name for entry in list_models()]
 PARAMETER_COUNTS = [
     ("convnet", {}, 9 * (1 * 32 + 32 * 32 + 32 * 64 + 64 * 64 + 64 * 128 + 128 * 128)
      + 2 * (32 + 32 + 64 + 64 + 128 + 128) + 128 * 10 + 10, "striate's own small CNN: 3x3 convs, BN, head"),
+    ("convnet", {"widths": (16, 32), "depth": 1, "head": "flatten"},
+     9 * (1 * 16 + 16 * 32) + 2 * (16 + 32) + 32 * 7 * 7 * 10 + 10, "conv-pool-conv-pool-dense (speedrun-91)"),
+    ("convnet", {"widths": (32, 64), "depth": 1, "head": "flatten", "hidden": 128},
+     9 * (1 * 32 + 32 * 64) + 2 * (32 + 64) + 64 * 7 * 7 * 128 + 128 + 128 * 10 + 10, "with a hidden dense layer"),
     ("lenet5", {}, 61_706, "modern variant, 10 classes"),
     ("lenet5_classic", {}, 60_000, "LeCun et al. 1998: C1 156 + S2 12 + C3 1,516 + S4 32 + C5 48,120 + F6 10,164"),
     ("lenet5_classic", {"rbf_output": False}, 60_000 + 84 * 10 + 10, "paper's layers + a linear output"),
@@ -147,3 +152,49 @@ def test_reset_classifier(name):
         model = create(name, num_classes=10, **kwargs).eval()
         model.reset_classifier(4)
         assert model(x.to("meta")).shape == (2, 4)
+
+
+@pytest.mark.parametrize(("kwargs", "input_shape"), [
+    ({"widths": (16, 32), "depth": 1, "head": "flatten"}, (1, 28, 28)),
+    ({"widths": (8, 16, 32), "depth": 3, "head": "flatten", "hidden": 20, "in_channels": 3}, (3, 32, 30)),
+    ({"widths": (8, 16), "depth": 1, "head": "avg", "hidden": 5}, (1, 9, 9)),
+])
+def test_convnet_variants_give_logits_and_count_their_blocks(kwargs, input_shape):
+    model = create("convnet", num_classes=4, input_size=input_shape[1:], **kwargs).eval()
+    assert model(torch.zeros(2, *input_shape)).shape == (2, 4)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == len(kwargs["widths"]) * kwargs["depth"]
+    assert [c.out_channels for c in convs] == [w for w in kwargs["widths"] for _ in range(kwargs["depth"])]
+
+
+def test_convnet_rejects_unknown_head_and_zero_depth():
+    with pytest.raises(ConfigError, match="Invalid convnet `head` 'gap': expected 'avg' or 'flatten'"):
+        create("convnet", head="gap")
+    with pytest.raises(ConfigError, match="Invalid convnet `depth` 0"):
+        create("convnet", depth=0)
+
+
+def test_convnet_pool_first_computes_the_same_function_when_batch_norm_scales_are_positive():
+    """conv-pool-norm-act against conv-norm-act-pool with the same weights: max pooling commutes with ReLU and with a
+    per-channel affine map of positive scale, so in eval mode the outputs agree; a negative scale breaks it."""
+    torch.manual_seed(0)
+    kwargs = {"widths": (4, 6), "depth": 2, "head": "flatten", "hidden": 0, "num_classes": 3, "input_size": (12, 12)}
+    first, last = create("convnet", pool_first=True, **kwargs).double(), create("convnet", **kwargs).double()
+
+    def by_type(model, kind):
+        return [m for m in model.modules() if isinstance(m, kind)]
+
+    for kind in (torch.nn.Conv2d, torch.nn.BatchNorm2d, torch.nn.Linear):
+        for a, b in zip(by_type(first, kind), by_type(last, kind), strict=True):
+            if kind is torch.nn.BatchNorm2d:
+                a.running_mean.uniform_(-1, 1), a.running_var.uniform_(0.5, 2), a.bias.data.uniform_(-1, 1)
+                a.weight.data.uniform_(0.5, 2)  # positive scales
+            b.load_state_dict(a.state_dict())
+    assert [type(m).__name__ for m in first.features[1]] == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
+    x = torch.randn(5, 1, 12, 12, dtype=torch.float64)
+    first.eval(), last.eval()
+    torch.testing.assert_close(first(x), last(x), rtol=1e-12, atol=1e-12)
+    for model in (first, last):  # a negative scale (zero shift, so ReLU keeps both signs) turns max pooling into min
+        norm = by_type(model, torch.nn.BatchNorm2d)[1]
+        norm.weight.data[0], norm.bias.data[0], norm.running_mean[0] = -1.0, 0.0, 0.0
+    assert not torch.allclose(first(x), last(x))

@@ -23,13 +23,18 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import kornia.augmentation as K
 import torch
 import torch.nn as nn
 import yaml
-from kornia.geometry.transform import crop_and_resize
 
 from striate.errors import ConfigError, did_you_mean
+
+
+def _kornia():
+    """`kornia.augmentation`, imported on first use: it would add ~0.3 s to every start-up, augmenting or not."""
+    import kornia.augmentation
+
+    return kornia.augmentation
 
 
 class AsymmetricCrop(nn.Module):
@@ -57,6 +62,8 @@ class AsymmetricCrop(nn.Module):
         right, bottom = (w - 1) * (1 - margins[:, 2]), (h - 1) * (1 - margins[:, 3])
         boxes = torch.stack([torch.stack([left, top], 1), torch.stack([right, top], 1),
                              torch.stack([right, bottom], 1), torch.stack([left, bottom], 1)], dim=1)  # (N, 4, 2)
+        from kornia.geometry.transform import crop_and_resize
+
         return crop_and_resize(x, boxes.to(x.dtype), (h, w), align_corners=True)
 
 
@@ -73,7 +80,7 @@ class ElasticDeformation(nn.Module):
         h, w = input_size
         kernel = 2 * math.ceil(3 * sigma) + 1  # covers +-3 sigma of the Gaussian
         # kornia displaces in normalised coordinates, where the image spans 2 units: alpha pixels = alpha * 2 / size.
-        self.transform = K.RandomElasticTransform(kernel_size=(kernel, kernel), sigma=(sigma, sigma),
+        self.transform = _kornia().RandomElasticTransform(kernel_size=(kernel, kernel), sigma=(sigma, sigma),
                                                   alpha=(alpha * 2 / w, alpha * 2 / h), p=p, align_corners=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,33 +96,33 @@ def _pair(value: float | Sequence[float], centre: float = 0.0) -> tuple[float, f
 
 def _affine(degrees: float = 10.0, translate: float = 0.1, scale: float | Sequence[float] = 0.1, shear: float = 0.0,
             p: float = 0.5, **_: Any) -> nn.Module:
-    return K.RandomAffine(degrees=degrees, translate=(translate, translate) if translate else None,
+    return _kornia().RandomAffine(degrees=degrees, translate=(translate, translate) if translate else None,
                           scale=_pair(scale, 1.0) if scale else None, shear=shear or None, p=p)
 
 
 def _pad_crop(padding: int = 2, p: float = 1.0, *, input_size: tuple[int, int]) -> nn.Module:
-    return K.RandomCrop(tuple(input_size), padding=padding, p=p)
+    return _kornia().RandomCrop(tuple(input_size), padding=padding, p=p)
 
 
 def _erasing(scale: Sequence[float] = (0.02, 0.2), ratio: Sequence[float] = (0.3, 3.3), value: float = 0.0,
              p: float = 0.5, **_: Any) -> nn.Module:
-    return K.RandomErasing(scale=tuple(scale), ratio=tuple(ratio), value=value, p=p)
+    return _kornia().RandomErasing(scale=tuple(scale), ratio=tuple(ratio), value=value, p=p)
 
 
 def _brightness(strength: float = 0.2, p: float = 1.0, **_: Any) -> nn.Module:
-    return K.RandomBrightness(brightness=_pair(strength, 1.0), p=p)
+    return _kornia().RandomBrightness(brightness=_pair(strength, 1.0), p=p)
 
 
 def _contrast(strength: float = 0.2, p: float = 1.0, **_: Any) -> nn.Module:
-    return K.RandomContrast(contrast=_pair(strength, 1.0), p=p)
+    return _kornia().RandomContrast(contrast=_pair(strength, 1.0), p=p)
 
 
 def _hflip(p: float = 0.5, **_: Any) -> nn.Module:
-    return K.RandomHorizontalFlip(p=p)
+    return _kornia().RandomHorizontalFlip(p=p)
 
 
 def _vflip(p: float = 0.5, **_: Any) -> nn.Module:
-    return K.RandomVerticalFlip(p=p)
+    return _kornia().RandomVerticalFlip(p=p)
 
 
 def _crop(max_fraction: float = 0.05, p: float = 1.0, **_: Any) -> nn.Module:

@@ -26,6 +26,7 @@ from striate.runs import Run, new_run_dir, save_model
 from striate.tasks import Task, create_task
 from striate.train.callbacks import Callback, EarlyStopping, MetricsLogger, ProgressBar
 from striate.train.trainer import Trainer
+from striate.tta import check_tta
 
 
 def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callback] | None = None,
@@ -57,6 +58,10 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
                           "(e.g. --val-split 0.1) or monitor a train_ metric.")
     seed_everything(cfg.seed)
     splits = _limited(load_data(cfg.data, val_split=cfg.val_split, seed=cfg.seed), cfg)
+    check_tta(cfg.tta, splits.train.input_shape)
+    if cfg.tta == "hflip" and not any("hflip" in str(item) for item in cfg.augment) and not quiet:
+        console.print("[yellow]note:[/] `tta: hflip` averages over mirror images, which helps only a model trained "
+                      "with `--augment hflip`; without it accuracy usually drops.")
     model, architecture = build_for_data(cfg, splits.train)
     channels_last = cfg.channels_last and len(splits.train.input_shape) == 3
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
@@ -86,7 +91,7 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     history = trainer.fit(train_loader, val_loader)
 
     test_metrics, state = trainer.evaluate(loader(splits.test, cfg.eval_batch_size), return_state=True)
-    save_model(run_dir, model, architecture, splits.train.describe())
+    save_model(run_dir, model, architecture, {**splits.train.describe(), "tta": cfg.tta})
     results = {"test_loss": test_metrics["loss"], "test_accuracy": test_metrics["accuracy"],
                "epochs_completed": trainer.epoch, "stop_reason": trainer.stop_reason or "completed all epochs",
                "weights_from_epoch": trainer.restored_epoch or trainer.epoch,
@@ -109,7 +114,8 @@ def make_trainer(cfg: RunConfig, model: nn.Module, task: Task, steps_per_epoch: 
     penalties = [WeightPenalty(cfg.l1, cfg.l2, cfg.penalize_bias, cfg.penalize_norm)] if cfg.l1 or cfg.l2 else []
     constraints = [MaxNorm(cfg.max_norm)] if cfg.max_norm else []
     return Trainer(model, task, optimizer, scheduler, epochs=cfg.epochs, callbacks=callbacks, penalties=penalties,
-                   constraints=constraints, generator=torch.Generator().manual_seed(cfg.seed), device=device)
+                   constraints=constraints, generator=torch.Generator().manual_seed(cfg.seed), device=device,
+                   tta=cfg.tta)
 
 
 def _as_config(config: RunConfig | str | Path | None, overrides: dict[str, Any]) -> RunConfig:

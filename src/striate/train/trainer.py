@@ -15,6 +15,7 @@ import torch.nn as nn
 from striate.data.loader import BatchLoader
 from striate.tasks import Task
 from striate.train.callbacks import Callback
+from striate.tta import tta_logits
 
 
 class Trainer:
@@ -31,13 +32,14 @@ class Trainer:
         constraints: callables `model -> Any` applied after every optimizer step (max-norm).
         generator: CPU generator that orders the batches; its state is saved with the trainer.
         precision: "fp32", or "bf16" for bfloat16 autocast of the forward pass.
+        tta: test-time augmentation used by `evaluate` ("none" or "hflip", see `striate.tta`).
     """
 
     def __init__(self, model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, *, epochs: int,
                  callbacks: Sequence[Callback] = (), penalties: Iterable[Callable[[nn.Module], torch.Tensor]] = (),
                  constraints: Iterable[Callable[[nn.Module], Any]] = (), generator: torch.Generator | None = None,
-                 device: str | torch.device = "cpu", precision: str = "fp32"):
+                 device: str | torch.device = "cpu", precision: str = "fp32", tta: str = "none"):
         self.model, self.task, self.optimizer, self.scheduler = model, task, optimizer, scheduler
         self.epochs = epochs
         self.callbacks = list(callbacks)
@@ -45,6 +47,7 @@ class Trainer:
         self.generator = generator if generator is not None else torch.Generator()
         self.device = torch.device(device)
         self.precision = precision
+        self.tta = tta  # test-time augmentation in `evaluate` (striate.tta)
         self.epoch = 0  # completed epochs
         self.step = 0  # completed optimizer steps
         self.should_stop, self.stop_reason = False, ""
@@ -103,7 +106,7 @@ class Trainer:
         state = self.task.new_state(self.device)
         for x, y in loader:
             with self._autocast():
-                output = self.model(x)
+                output = tta_logits(self.model, x, self.tta)
                 loss = self._loss(output, y)
             self.task.update(state, output.float(), y, loss.float())
         metrics = self.task.compute(state)
