@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from striate.config import RunConfig, load_config, make_config
@@ -55,3 +57,16 @@ def test_yaml_that_is_not_a_mapping_or_not_yaml(tmp_path):
 
 def test_every_field_is_described():
     assert all(field.description for field in RunConfig.model_fields.values())
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml")),
+                         ids=lambda path: path.name)
+def test_every_shipped_recipe_is_valid_and_builds_for_fashion_mnist(path):
+    import torch
+
+    from striate.models.resolve import model_for_data
+
+    cfg = load_config(path)
+    model, _ = model_for_data(cfg.model, (1, 28, 28), 10, cfg.model_args)
+    assert model.eval()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert cfg.name == path.stem  # the run folder is named after the recipe
