@@ -33,7 +33,7 @@ bench-throughput: bench-setup
 	$(BIN)/python benchmarks/throughput.py
 
 bench-time-to-accuracy: bench-setup
-	$(BIN)/python benchmarks/time_to_accuracy.py
+	$(BIN)/python benchmarks/time_to_accuracy.py --peer-runs 1
 
 bench-scaling: bench-setup
 	$(BIN)/python benchmarks/scaling.py
