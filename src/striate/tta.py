@@ -32,7 +32,5 @@ def tta_logits(model: nn.Module, x: torch.Tensor, mode: str = "none") -> torch.T
     if mode == "none":
         return model(x)
     if mode == "hflip":
-        mirrored = x.flip(-1).contiguous(memory_format=torch.channels_last) if x.is_contiguous(
-            memory_format=torch.channels_last) else x.flip(-1)
-        return (model(x) + model(mirrored)) / 2
+        return (model(x) + model(x.flip(-1))) / 2  # flip keeps the memory format (channels-last stays so)
     raise ConfigError(f"Invalid `tta` {mode!r}: expected one of {', '.join(TTA_MODES)}.")

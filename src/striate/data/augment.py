@@ -81,7 +81,8 @@ class ElasticDeformation(nn.Module):
         kernel = 2 * math.ceil(3 * sigma) + 1  # covers +-3 sigma of the Gaussian
         # kornia displaces in normalised coordinates, where the image spans 2 units: alpha pixels = alpha * 2 / size.
         self.transform = _kornia().RandomElasticTransform(kernel_size=(kernel, kernel), sigma=(sigma, sigma),
-                                                  alpha=(alpha * 2 / w, alpha * 2 / h), p=p, align_corners=False)
+                                                          alpha=(alpha * 2 / w, alpha * 2 / h), p=p,
+                                                          align_corners=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.transform(x)
@@ -97,7 +98,7 @@ def _pair(value: float | Sequence[float], centre: float = 0.0) -> tuple[float, f
 def _affine(degrees: float = 10.0, translate: float = 0.1, scale: float | Sequence[float] = 0.1, shear: float = 0.0,
             p: float = 0.5, **_: Any) -> nn.Module:
     return _kornia().RandomAffine(degrees=degrees, translate=(translate, translate) if translate else None,
-                          scale=_pair(scale, 1.0) if scale else None, shear=shear or None, p=p)
+                                  scale=_pair(scale, 1.0) if scale else None, shear=shear or None, p=p)
 
 
 def _pad_crop(padding: int = 2, p: float = 1.0, *, input_size: tuple[int, int]) -> nn.Module:
