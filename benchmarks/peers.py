@@ -390,7 +390,7 @@ def _striate_job(options: dict, recorder, config: str | None = None) -> dict:
     start = time.perf_counter()
     run.predict_proba(test.x, batch_size=1000)
     eval_seconds = time.perf_counter() - start
-    return {"epoch_seconds": [row["epoch_seconds"] for row in rows], "train_images": run.results["train_images"],
+    return {"epoch_seconds": [row["epoch_seconds"] for row in rows], "train_images": run.results["train_examples"],
             "eval_images_per_second": len(test) / eval_seconds, "test_accuracy": run.results["test_accuracy"],
             "parameters": run.results["parameters"], "device": run.results["device"]}
 

@@ -35,7 +35,7 @@ def main() -> None:
         history = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
     weighted = sum(1 for m in run.model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))  # 109 conv + 1 FC
     result = {"model": args.model, "weight_layers": weighted, "parameters": run.results["parameters"],
-              "train_images": run.results["train_images"], "epochs": args.epochs,
+              "train_images": run.results["train_examples"], "epochs": args.epochs,
               "test_accuracy": run.results["test_accuracy"], "wall_seconds": time.perf_counter() - start,
               "train_loss_per_epoch": [row["train_loss"] for row in history], "machine": machine()}
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2))

@@ -29,7 +29,7 @@ def fashion_run(tmp_path_factory) -> Path:
 
 def test_train_end_to_end_on_fashion_mnist_subset(fashion_run):
     results = json.loads((fashion_run / "results.json").read_text())
-    assert results["train_images"] == 6000 and results["test_images"] == 1000
+    assert results["train_examples"] == 6000 and results["test_examples"] == 1000
     assert results["test_accuracy"] > 0.7  # chance is 0.1; the full default run reaches about 0.9
     assert fashion_run.name == "e2e"
 
@@ -40,7 +40,12 @@ def test_evaluate_prints_per_class_table(fashion_run):
     assert "Ankle boot" in result.stdout and "T-shirt/top" in result.stdout
     as_json = json.loads(invoke("evaluate", fashion_run, "--json").stdout)
     assert set(as_json["per_class"]) == set(load_fashion_mnist().train.classes)
-    assert as_json["images"] == 10000 and 0.7 < as_json["accuracy"] <= 1.0
+    results = json.loads((fashion_run / "results.json").read_text())
+    # the same 1,000 seeded test images training evaluated on, through the same loop: the same numbers
+    assert as_json["examples"] == 1000 and as_json["accuracy"] == pytest.approx(results["test_accuracy"], abs=1e-12)
+    assert as_json["loss"] == pytest.approx(results["test_loss"], rel=1e-6)
+    full = json.loads(invoke("evaluate", fashion_run, "--data", "fashion-mnist", "--json").stdout)
+    assert full["examples"] == 10000 and 0.7 < full["accuracy"] <= 1.0
 
 
 def test_predict_png_top_k(fashion_run, tmp_path):

@@ -52,8 +52,8 @@ def test_load_round_trip_gives_identical_predictions(digits_run):
     assert torch.equal(loaded.predict_proba(test.x), digits_run.predict_proba(test.x))
     evaluated = loaded.evaluate()
     assert evaluated["accuracy"] == pytest.approx(digits_run.results["test_accuracy"], abs=1e-12)
-    assert evaluated["images"] == len(test)
-    per_class = np.array(evaluated["confusion"]).diagonal().sum() / evaluated["images"]
+    assert evaluated["examples"] == len(test)
+    per_class = np.array(evaluated["confusion"]).diagonal().sum() / evaluated["examples"]
     assert per_class == pytest.approx(evaluated["accuracy"])
 
 

@@ -20,8 +20,12 @@ import torch.nn.functional as F
 from rich.console import Console
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+from typer.testing import CliRunner
 
+from striate.cli import app
 from striate.errors import ShapeError
+from striate.models import create, get_entry, list_models
+from striate.models.resolve import model_from_target
 from striate.summary import ModelSummary, ReceptiveField, summarize
 
 # ------------------------------------------------------------------------------------------------------------ models
@@ -255,6 +259,69 @@ class Squeeze(nn.Module):
 
     def forward(self, x):
         return x * torch.sigmoid(x.mean((2, 3), keepdim=True))
+
+
+def row_before_global_pool(summary: ModelSummary):
+    """The last row whose field is still local: what a reader takes as the network's last feature map."""
+    index = next(i for i, row in enumerate(summary.rows) if row.receptive_field.kind == "global")
+    return summary.rows[index - 1]
+
+
+def test_residual_block_row_reports_the_field_of_its_sum():
+    # ResNet-20 (He et al. 2015, 4.2): a 3x3 stem, then 3 stages of 3 basic blocks of two 3x3 convs (padding 1); the
+    # first conv of stages 2 and 3 has stride 2. r += (k - 1) * jump per conv, jump *= stride.
+    r, jump = 3, 1  # stem
+    for stage in range(3):
+        for conv in range(6):
+            jump_in = jump
+            jump *= 2 if stage > 0 and conv == 0 else 1
+            r += 2 * jump_in
+    assert r == 81 and jump == 4
+    summary = summarize(create("resnet20"), (3, 32, 32))
+    last = row_before_global_pool(summary)
+    assert (last.name, last.type) == ("stages.2.2", "BasicBlock")
+    assert last.receptive_field == ReceptiveField("local", (r, r), (jump, jump), (0, 0))
+    rows = {row.name: row for row in summary.rows}
+    # The identity shortcut sees the block's input, two 3x3 convs of jump 4 short of the sum's field.
+    assert rows["stages.2.2.shortcut"].receptive_field.size == (r - 2 * 2 * jump,) * 2 == (65, 65)
+    assert sum(row.params for row in summary.rows) == summary.trainable_params == 269_722  # block rows add none
+
+
+def test_resnet18_reaches_the_textbook_435_pixels():
+    # 7x7/2 conv: r 7, jump 2; 3x3/2 max pool: r 11, jump 4; then stages of two basic blocks (four 3x3 convs), the
+    # first conv of stages 2-4 with stride 2: 11 + 4*2*4 = 43; + 2*4 + 3*2*8 = 99; + 2*8 + 3*2*16 = 211;
+    # + 2*16 + 3*2*32 = 435, jump 32.
+    r = 7 + 2 * 2
+    r += 4 * 2 * 4
+    for jump_in in (4, 8, 16):
+        r += 2 * jump_in + 3 * 2 * (2 * jump_in)
+    assert r == 435
+    last = row_before_global_pool(summarize(create("resnet18"), (3, 224, 224)))
+    assert last.type == "BasicBlock" and last.receptive_field.size == (r, r) and last.receptive_field.jump == (32, 32)
+
+
+def summary_json(*args: str) -> dict:
+    result = CliRunner().invoke(app, ["summary", *args, "--json"])
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_summary_of_a_zoo_name_uses_its_paper_input_and_class_count():
+    own = summary_json("alexnet")
+    assert own["input_shape"] == [3, 224, 224] and own["output_shape"] == [1000]
+    assert own["total_params"] == 61_100_840  # as `striate models` lists it
+    assert summary_json("alexnet", "--input", "3x224x224")["output_shape"] == [1000]  # --input alone keeps them
+    ten = summary_json("alexnet", "--num-classes", "10")
+    assert ten["total_params"] == 57_044_810 == 61_100_840 - (4096 + 1) * (1000 - 10)  # only the last FC differs
+
+
+@pytest.mark.parametrize("name", [entry.name for entry in list_models()])
+def test_summary_model_of_every_zoo_name_is_the_one_striate_models_counts(name):
+    with torch.device("meta"):
+        model, shape = model_from_target(name)
+        expected = create(name)
+    assert shape == get_entry(name).input_shape
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in expected.parameters())
 
 
 # ------------------------------------------------------------------------------------------------ params and MACs

@@ -99,7 +99,7 @@ def test_early_stopping_modes_and_missing_metric():
 
 
 def test_early_stopping_in_a_run_records_where_and_why(tmp_path):
-    run = quick(tmp_path, epochs=10, patience=2, min_delta=10.0)  # nothing improves by 10: stop after epoch 3
+    run = quick(tmp_path, epochs=10, patience=2, min_delta=10.0, monitor="val_loss")  # nothing improves by 10
     results = json.loads((run.path / "results.json").read_text())
     assert results["epochs_completed"] == 3 and results["weights_from_epoch"] == 1
     assert results["stop_reason"].startswith("early stopping at epoch 3: val_loss")

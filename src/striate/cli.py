@@ -82,48 +82,58 @@ app.command()(train)
 @app.command()
 def evaluate(
     run: Path = typer.Argument(..., help="run folder written by `striate train`"),
-    data: str | None = typer.Option(None, help="dataset to evaluate on [the run's own]"),
+    data: str | None = typer.Option(None, help="dataset to evaluate on [the run's own test data]"),
     as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
 ) -> None:
-    """Accuracy, loss and per-class accuracy of a trained run on a test set."""
+    """The task's test metrics for a trained run, with a per-class, per-label or per-target table."""
     from striate.runs import load
 
     with user_errors():
-        metrics = load(run).evaluate(data)
+        loaded = load(run)
+        metrics = loaded.evaluate(data)
+    task = loaded.task
     if as_json:
         typer.echo(json.dumps({key: value for key, value in metrics.items() if key != "confusion"}, indent=2))
         return
-    table = Table(title=f"{metrics['data']}: {metrics['images']:,} test images")
-    table.add_column("class")
-    table.add_column("accuracy", justify="right")
-    for cls, accuracy in metrics["per_class"].items():
-        table.add_row(cls, f"{accuracy:.2%}")
-    table.add_section()
-    table.add_row("[bold]all", f"[bold]{metrics['accuracy']:.2%}")
-    Console().print(table)
-    typer.echo(f"accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}")
+    table = task.details_table(metrics)
+    if table is not None:
+        table.title = f"{metrics['data']}: {metrics['examples']:,} test examples"
+        Console().print(table)
+    typer.echo("  ".join(f"{label} {value}" for label, value in task.summary_rows(metrics)))
 
 
 @app.command()
 def predict(
     run: Path = typer.Argument(..., help="run folder written by `striate train`"),
-    images: list[Path] = typer.Argument(..., help="PNG or JPEG files"),
-    top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="classes to show per image"),
+    inputs: list[str] = typer.Argument(..., help="image files (image runs), sentences (text runs), or .npy/.csv "
+                                                 "files of series (series runs)"),
+    top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="classes to show per input"),
     as_json: bool = typer.Option(False, "--json", help="print the predictions as JSON"),
 ) -> None:
-    """Top-k classes with probabilities for image files."""
+    """Predictions for new inputs: top-k classes, present labels, or values, by the run's task."""
     from striate.runs import load
 
     with user_errors():
-        predictions = load(run).predict(images, top_k=top_k)
+        loaded = load(run)
+        predictions = loaded.predict(_cli_inputs(inputs, loaded.input_kind), top_k=top_k)
     if as_json:
         typer.echo(json.dumps(predictions, indent=2))
         return
     for prediction in predictions:
         for note in prediction["notes"]:
             typer.echo(f"note: {prediction['source']}: {note} to match the model's input", err=True)
-        ranked = ", ".join(f"{cls} {p:.1%}" for cls, p in prediction["top"])
-        typer.echo(f"{prediction['source']}: {ranked}")
+        typer.echo(f"{prediction['source']}: {loaded.task.describe_prediction(prediction)}")
+
+
+def _cli_inputs(inputs: list[str], kind: str):
+    """Command-line arguments as `Run.predict` takes them: paths for images, text for text runs, arrays for series."""
+    if kind == "tokens":
+        return inputs
+    if kind == "signal":
+        from striate.predict import read_series_file
+
+        return [series for name in inputs for series in read_series_file(Path(name))]
+    return [Path(name) for name in inputs]
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -144,10 +154,15 @@ def parse_shape(text: str) -> tuple[int, ...]:
 def summary(
     target: str = typer.Argument(..., help="zoo model name, model spec or run config YAML, or a run folder"),
     input_shape: str | None = typer.Option(None, "--input", "-i", help="input without the batch, e.g. 3x32x32"),
-    num_classes: int = typer.Option(10, "--num-classes", help="classes of the classifier head"),
+    num_classes: int | None = typer.Option(None, "--num-classes", min=1,
+                                           help="classes of the classifier head [the model's own]"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
-    """Per-layer output shapes, parameters, receptive fields, jumps and MACs, with totals and tiling warnings."""
+    """Per-layer output shapes, parameters, receptive fields, jumps and MACs, with totals and tiling warnings.
+
+    A zoo name is summarised at its paper input and class count (AlexNet: 3x224x224, 1000 classes, as `striate
+    models` lists it) unless `--input` / `--num-classes` say otherwise.
+    """
     from striate.models.resolve import model_from_target
     from striate.summary import summarize
 
@@ -189,12 +204,21 @@ def _count_on_meta(name: str) -> int:
 
 
 @app.command("datasets")
-def list_datasets_command() -> None:
-    """List the datasets `--data` accepts."""
-    from striate.data import DATASETS
+def list_datasets_command(as_json: bool = typer.Option(False, "--json", help="print the list as JSON")) -> None:
+    """List the datasets `--data` (and `--test-data`, `--val-data`) accept: NAME[:LOCATION][?key=value&...]."""
+    from striate.data import list_datasets
 
-    for name, description in DATASETS.items():
-        typer.echo(f"{name:14s} {description}")
+    rows = [{"name": e.name + (f":{e.location}" if e.location else ""), "kinds": e.kinds,
+             "description": e.description} for e in list_datasets()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="striate datasets (--data NAME[:LOCATION][?key=value&...])")
+    for column in ("name", "kinds", "description"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["name"], row["kinds"], row["description"])
+    Console(width=max(Console().width, 160)).print(table)
 
 
 def main() -> None:

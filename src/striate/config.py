@@ -24,7 +24,16 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    data: str = Field("fashion-mnist", description="dataset: fashion-mnist[:DIR], digits, or folder:PATH")
+    data: str = Field("fashion-mnist", description="dataset NAME[:LOCATION][?key=value&...], see `striate datasets`")
+    data_args: dict[str, Any] = Field(default_factory=dict, description="options of the dataset's loader")
+    test_data: str | None = Field(None, description="separate test data, same syntax as --data (default: its own)")
+    val_data: str | None = Field(None, description="separate validation data, same syntax as --data")
+    split: Literal["auto", "stratified", "random", "temporal"] = Field(
+        "auto", description="how validation/test parts are split off: auto = temporal for ordered series, "
+                            "stratified for classes, random otherwise")
+    task: str | None = Field(None, description="classification, multilabel or regression (default: what the data "
+                                               "declares)")
+    task_args: dict[str, Any] = Field(default_factory=dict, description="task options, e.g. {threshold: 0.4}")
     model: str = Field("lenet5", description="architecture name from `striate models`, or a model spec .yaml file")
     model_args: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for the model")
     epochs: int = Field(6, ge=1, description="passes over the training set")
@@ -37,8 +46,8 @@ class RunConfig(BaseModel):
     weight_decay: float | None = Field(None, ge=0, description="decoupled weight decay (default: 0.05 adamw, 5e-4 sgd)")
     schedule: Literal["onecycle", "cosine", "constant"] = Field("onecycle", description="learning-rate schedule")
     warmup: float = Field(0.2, ge=0, lt=1, description="fraction of steps spent warming up (onecycle and cosine)")
-    loss: Literal["softmax", "sigmoid_cross_entropy", "euclidean"] = Field(
-        "softmax", description="softmax (cross-entropy), sigmoid_cross_entropy or euclidean (on one-hot targets)")
+    loss: str | None = Field(None, description="loss by name (default: the task's): softmax, sigmoid_cross_entropy, "
+                                               "euclidean, euclidean_caffe, absolute")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="label smoothing of the softmax loss")
     class_weights: list[float] | None = Field(None, description="per-class weights of the softmax loss")
     l1: float = Field(0.0, ge=0, description="L1 penalty coefficient added to the loss (sum |w|)")
@@ -47,7 +56,8 @@ class RunConfig(BaseModel):
     penalize_norm: bool = Field(False, description="apply the L1/L2 penalties to normalisation parameters too")
     max_norm: float | None = Field(None, gt=0, description="clamp each neuron's incoming weight norm to this (3-4)")
     patience: int | None = Field(None, ge=1, description="early stopping: epochs without improvement (off if unset)")
-    monitor: str = Field("val_loss", description="early stopping: metric to watch, e.g. val_loss, val_accuracy")
+    monitor: str | None = Field(None, description="early stopping and best epoch: metric to watch, e.g. val_loss, "
+                                                  "val_accuracy (default: the task's, on validation data)")
     min_delta: float = Field(0.0, ge=0, description="early stopping: smallest change that counts as improvement")
     restore_best: bool = Field(True, description="early stopping: restore the best epoch's weights at the end")
     augment: list[str | dict[str, Any]] = Field(
@@ -55,6 +65,8 @@ class RunConfig(BaseModel):
     tta: Literal["none", "hflip"] = Field(
         "none", description="test-time augmentation: hflip averages each image's and its mirror image's logits")
     channels_last: bool = Field(True, description="channels-last memory layout for image models (faster on CPU)")
+    embeddings: str | None = Field(None, description="pretrained word vectors (word2vec or GloVe text file) for "
+                                                     "the Text CNN's embeddings")
     seed: int = Field(0, description="seed of every random number generator; equal seeds repeat a CPU run exactly")
     device: str = Field("auto", description="auto (CUDA when available), cpu, cuda, cuda:N")
     out: str = Field("runs", description="folder that holds run folders")

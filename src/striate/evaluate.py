@@ -1,43 +1,37 @@
-"""Evaluating a saved run on a dataset's test split: loss, accuracy and per-class accuracy."""
+"""Evaluating a saved run on test data, through the same loop and task that training used."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from striate.data import BatchLoader, load_data
-from striate.errors import DataError
-from striate.runs import confusion_per_class
-from striate.tasks import create_task
-from striate.tta import tta_logits
+from striate.data._registry import align
+from striate.train.trainer import evaluate_model
 
 if TYPE_CHECKING:
     from striate.runs import Run
 
 
 def evaluate_run(run: Run, data: str | None = None, batch_size: int = 1024) -> dict[str, Any]:
-    """Metrics of `run` on the test split of `data` (default: the dataset it was trained on).
+    """The task's metrics and details for `run` on the test part of `data` (default: the run's own test data).
 
-    Returns a dict with `loss`, `accuracy`, `per_class` (class name -> accuracy), `confusion` (K x K counts, true
-    class in rows) and `images`.
+    With no `data`, the test part is rebuilt exactly as training built it (same loader options, split strategy,
+    seed and `test_size`), so the numbers equal those in `results.json`. Returns the metrics (e.g. `loss`,
+    `accuracy`), the task's details (e.g. `per_class`, `confusion`), `examples` and `data`.
     """
-    spec = data or run.config.get("data", "fashion-mnist")
-    test = load_data(spec).test
-    if tuple(test.input_shape) != run.input_shape:
-        raise DataError(f"Dataset `{spec}` has inputs of shape {test.input_shape} but run {run.path} expects "
-                        f"{run.input_shape}; evaluate on data shaped like the training data.")
-    if list(test.classes) != run.classes:
-        raise DataError(f"Dataset `{spec}` has classes {test.classes} but run {run.path} was trained on {run.classes}.")
-    test.mean, test.std = tuple(run.info["mean"]), tuple(run.info["std"])  # the training normalisation
-    task = create_task(run.info["task"], num_classes=len(run.classes))
-    state = task.new_state(run.device)
-    with torch.inference_mode():
-        for x, y in BatchLoader(test, batch_size, device=run.device):
-            output = tta_logits(run.model, x, run.tta)
-            task.update(state, output, y, task.loss(output, y))
-    metrics = task.compute(state)
-    confusion = state["confusion"].cpu().numpy()
-    per_class = dict(zip(run.classes, confusion_per_class(confusion).tolist(), strict=True))
-    return {**metrics, "per_class": per_class, "confusion": confusion.tolist(), "images": int(confusion.sum()),
-            "data": spec}
+    config = run.config
+    options = config.get("data_args") or {}
+    if data is None:
+        spec = config.get("data", "fashion-mnist")
+        splits = load_data(spec, seed=config.get("seed", 0), split=config.get("split", "auto"),
+                           test_data=config.get("test_data"), options=options)
+        test = splits.test.seeded_subset(config.get("test_size"), config.get("seed", 0))
+        spec = config.get("test_data") or spec
+    else:
+        spec = data
+        test = load_data(data, seed=config.get("seed", 0), split=config.get("split", "auto"), options=options).test
+    reference = {**run.info, "vocabulary": run.vocabulary}
+    test = align(test, reference, spec)
+    loader = BatchLoader(test, batch_size, device=run.device, preprocess=run.preprocessor)
+    metrics, state = evaluate_model(run.model, run.task, loader, tta=run.tta)
+    return {**metrics, **run.task.details(state), "examples": len(test), "data": spec}

@@ -186,6 +186,37 @@ class EuclideanLoss(nn.Module):
         return F.mse_loss(input, target.to(input.dtype), reduction=self.reduction)
 
 
+class CaffeEuclideanLoss(nn.Module):
+    """Caffe's Euclidean loss: 1/(2N) sum_n ||y_hat_n - y_n||^2, a sum over each sample's values halved, batch mean.
+
+    It equals `EuclideanLoss` (the mean squared error over every element) times D/2 for D values per sample, and its
+    gradient is (y_hat - y)/N. Offered by name (`euclidean_caffe`) for parity with Caffe recipes.
+
+    Shapes:
+        input: predictions (N, *). target: real values of the same shape. output: ().
+    """
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        if target.shape != input.shape:
+            raise ShapeError(f"Invalid `target` for CaffeEuclideanLoss: expected the input's shape "
+                             f"{tuple(input.shape)}, received {tuple(target.shape)}.")
+        return (input - target.to(input.dtype)).square().sum() / (2 * max(input.shape[0], 1))
+
+
+class AbsoluteLoss(nn.Module):
+    """Absolute (L1) loss: the mean of |y_hat - y| over every element (`F.l1_loss`); the median regression loss.
+
+    Shapes:
+        input: predictions (N, *). target: real values of the same shape. output: ().
+    """
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        if target.shape != input.shape:
+            raise ShapeError(f"Invalid `target` for AbsoluteLoss: expected the input's shape {tuple(input.shape)}, "
+                             f"received {tuple(target.shape)}.")
+        return F.l1_loss(input, target.to(input.dtype))
+
+
 LOSSES: dict[str, type[nn.Module]] = {
     "softmax": SoftmaxLoss,
     "cross_entropy": SoftmaxLoss,
@@ -194,6 +225,9 @@ LOSSES: dict[str, type[nn.Module]] = {
     "bce": SigmoidCrossEntropyLoss,
     "euclidean": EuclideanLoss,
     "mse": EuclideanLoss,
+    "euclidean_caffe": CaffeEuclideanLoss,
+    "absolute": AbsoluteLoss,
+    "l1": AbsoluteLoss,
 }
 """Every accepted loss name (canonical names and aliases) mapped to its class."""
 

@@ -1,34 +1,48 @@
-"""Turning user images into model inputs: read with Pillow, convert and resize to the model's input shape."""
+"""Turning what a user gives `predict` into a raw batch for the run's preprocessing, by the run's input kind.
+
+Images: PNG/JPEG paths or PIL images, converted and resized to the model's input (decoded by the same functions as
+the image datasets). Text: sentences, tokenised and encoded with the run's training vocabulary. Signals: arrays of
+shape `(L,)`, `(C, L)` or `(N, C, L)`, padded or cut to the training length. Any kind: a tensor
+`(N, *input_shape)` of raw values, passed through.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from striate.errors import DataError
 
+if TYPE_CHECKING:
+    from striate.runs import Run
 
-def load_inputs(images, input_shape: tuple[int, ...]) -> tuple[torch.Tensor, list[str], list[list[str]]]:
-    """Raw uint8 batch `(N, C, H, W)`, a source label and a list of notes per input.
 
-    Args:
-        images: a tensor `(N, *input_shape)` passed through as is, or a list of file paths and/or PIL images.
-        input_shape: the model's `(C, H, W)`.
-    """
-    if isinstance(images, torch.Tensor):
-        if tuple(images.shape[1:]) != tuple(input_shape):
-            raise DataError(f"Invalid input batch: expected shape (N, {', '.join(map(str, input_shape))}), "
-                            f"received {tuple(images.shape)}.")
-        return images, [f"tensor[{i}]" for i in range(len(images))], [[] for _ in range(len(images))]
-    if isinstance(images, (str, Path)) or not hasattr(images, "__iter__"):
+def load_inputs(inputs, run: Run) -> tuple[torch.Tensor, list[str], list[list[str]]]:
+    """Raw batch `(N, *input_shape)`, a source label and a list of notes per input."""
+    shape = run.input_shape
+    if isinstance(inputs, torch.Tensor):
+        if tuple(inputs.shape[1:]) != tuple(shape):
+            raise DataError(f"Invalid input batch: expected shape (N, {', '.join(map(str, shape))}), "
+                            f"received {tuple(inputs.shape)}.")
+        return inputs, [f"tensor[{i}]" for i in range(len(inputs))], [[] for _ in range(len(inputs))]
+    if run.input_kind == "tokens":
+        return _sentences(inputs, run)
+    if run.input_kind == "signal":
+        return _series(inputs, shape)
+    return _images(inputs, shape)
+
+
+def _images(images, input_shape: tuple[int, ...]) -> tuple[torch.Tensor, list[str], list[list[str]]]:
+    if isinstance(images, str | Path) or not hasattr(images, "__iter__"):
         images = [images]
     arrays, sources, notes = [], [], []
     for item in images:
         array, note = image_input(item, input_shape)
         arrays.append(array)
-        sources.append(str(item) if isinstance(item, (str, Path)) else type(item).__name__)
+        sources.append(str(item) if isinstance(item, str | Path) else type(item).__name__)
         notes.append(note)
     if not arrays:
         raise DataError("No images given: expected at least one PNG or JPEG file.")
@@ -39,15 +53,15 @@ def image_input(item, input_shape: tuple[int, ...]) -> tuple[np.ndarray, list[st
     """One image as uint8 `(C, H, W)` matching `input_shape`, with notes on any conversion or resizing."""
     from PIL import Image
 
-    from striate.data.sources import _open_image
+    from striate.data.sources import open_image, to_chw
 
     if len(input_shape) != 3 or input_shape[0] not in (1, 3):
         raise DataError(f"This model takes inputs of shape {tuple(input_shape)}: expected 1 or 3 image channels.")
     channels, height, width = input_shape
-    if isinstance(item, (str, Path)):
+    if isinstance(item, str | Path):
         if not Path(item).is_file():
             raise DataError(f"Image not found: expected a PNG or JPEG file at {item}.")
-        image = _open_image(Path(item))
+        image = open_image(Path(item))
     elif isinstance(item, Image.Image):
         image = item
     else:
@@ -55,9 +69,71 @@ def image_input(item, input_shape: tuple[int, ...]) -> tuple[np.ndarray, list[st
     notes, mode = [], "L" if channels == 1 else "RGB"
     if image.mode != mode:
         notes.append(f"converted {image.mode} to {mode}")
-        image = image.convert(mode)
     if image.size != (width, height):
         notes.append(f"resized {image.size[0]}x{image.size[1]} to {width}x{height}")
-        image = image.resize((width, height), Image.Resampling.BILINEAR)
-    array = np.asarray(image, dtype=np.uint8)
-    return (array[None] if array.ndim == 2 else array.transpose(2, 0, 1)), notes  # (H, W, C) -> (C, H, W)
+    return to_chw(image, mode, (width, height)), notes
+
+
+def _sentences(inputs, run: Run) -> tuple[torch.Tensor, list[str], list[list[str]]]:
+    from striate.data.text import tokenize
+
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    sentences = [str(item) for item in inputs]
+    if not sentences:
+        raise DataError("No sentences given: expected at least one piece of text.")
+    vocabulary = run.vocabulary
+    if vocabulary is None:
+        raise DataError(f"Run {run.path} has no vocab.json: expected the vocabulary `striate train` writes for text.")
+    tokens = [tokenize(sentence) for sentence in sentences]
+    ids, _ = vocabulary.encode_batch(tokens, length=run.input_shape[0])
+    notes = []
+    for words in tokens:
+        unknown = sum(1 for word in words if vocabulary.encode([word])[0] == 1)
+        note = [f"{unknown} of {len(words)} words not in the training vocabulary"] if unknown else []
+        if len(words) > run.input_shape[0]:
+            note.append(f"cut to the first {run.input_shape[0]} words")
+        notes.append(note)
+    return torch.from_numpy(ids), sentences, notes
+
+
+def _series(inputs, input_shape: tuple[int, ...]) -> tuple[torch.Tensor, list[str], list[list[str]]]:
+    channels, length = input_shape
+    items = [inputs] if isinstance(inputs, np.ndarray) and inputs.ndim < 3 else list(inputs)
+    arrays, notes = [], []
+    for item in items:
+        array = np.asarray(item, dtype=np.float32)
+        array = array[None] if array.ndim == 1 else array
+        if array.ndim != 2 or array.shape[0] != channels:
+            raise DataError(f"Invalid series of shape {array.shape}: expected ({channels}, L) values or (L,) for one "
+                            "channel.")
+        note = []
+        if array.shape[1] != length:
+            note.append(f"{'padded' if array.shape[1] < length else 'cut'} {array.shape[1]} steps to {length}")
+            fitted = np.full((channels, length), np.nan, dtype=np.float32)
+            fitted[:, : min(length, array.shape[1])] = array[:, :length]
+            array = fitted
+        arrays.append(array)
+        notes.append(note)
+    if not arrays:
+        raise DataError("No series given: expected at least one array of values.")
+    return torch.from_numpy(np.stack(arrays)), [f"series[{i}]" for i in range(len(arrays))], notes
+
+
+def read_series_file(path: Path) -> list[np.ndarray]:
+    """Series to predict from a file: `.npy` `(L,)`, `(C, L)` or `(N, C, L)`, or a `.csv` with one series per row."""
+    if not path.is_file():
+        raise DataError(f"Series file not found: expected a .npy or .csv file at {path}.")
+    try:
+        if path.suffix.lower() == ".npy":
+            array = np.load(path, allow_pickle=False)
+        else:
+            array = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
+    except (OSError, ValueError) as error:
+        raise DataError(f"Cannot read series file {path}: expected numbers in .npy or comma-separated form "
+                        f"({error}).") from None
+    if array.ndim == 3:
+        return list(array)
+    if path.suffix.lower() == ".npy" and array.ndim <= 2:
+        return [array]
+    return [row for row in array]  # CSV: one univariate series per row

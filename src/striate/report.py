@@ -1,4 +1,5 @@
-"""Pictures of a run: learning curves and the confusion matrix (matplotlib, written atomically)."""
+"""Pictures of a run: learning curves, the confusion matrix, per-label scores and predicted-against-true scatter
+(matplotlib, written atomically)."""
 
 from __future__ import annotations
 
@@ -29,12 +30,13 @@ def _save(figure, path: str | Path) -> Path:
         _pyplot().close(figure)
 
 
-def plot_curves(history: list[dict[str, float]], path: str | Path) -> Path:
-    """Loss and accuracy per epoch, training against validation, side by side."""
+def plot_curves(history: list[dict[str, float]], path: str | Path, metric: str = "accuracy") -> Path:
+    """Loss and the task's `metric` per epoch, training against validation, side by side."""
     epochs = [row["epoch"] for row in history]
     plt = _pyplot()
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
+    metrics = ("loss", metric) if metric != "loss" else ("loss",)
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+    for axis, metric in zip(axes[0], metrics, strict=True):
         for split, style in (("train", "-o"), ("val", "-s")):
             values = [row.get(f"{split}_{metric}") for row in history]
             if any(v is not None for v in values):
@@ -86,4 +88,39 @@ def plot_augmentations(images, augment, path: str | Path, rows: int = 4) -> Path
             axes[r, c].set_yticks([])
         axes[r, 0].set_ylabel("original" if r == 0 else f"augmented {r}", fontsize=8)
     figure.suptitle("training augmentations", fontsize=10)
+    return _save(figure, path)
+
+
+def plot_per_label(per_label: dict[str, dict], path: str | Path, title: str = "") -> Path:
+    """Precision, recall and F1 of each label as grouped bars (multi-label classification)."""
+    names = list(per_label)
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(max(6.0, 0.5 * len(names) + 3), 4))
+    positions = np.arange(len(names))
+    for offset, key in zip((-0.27, 0.0, 0.27), ("precision", "recall", "f1"), strict=True):
+        axis.bar(positions + offset, [per_label[n][key] for n in names], width=0.27, label=key)
+    axis.set_xticks(positions, names, rotation=45, ha="right")
+    axis.set_ylim(0, 1)
+    axis.set_ylabel("score at the decision threshold")
+    axis.set_title(title or "per-label scores")
+    axis.legend()
+    axis.grid(alpha=0.3, axis="y")
+    return _save(figure, path)
+
+
+def plot_scatter(true: np.ndarray, predicted: np.ndarray, names: list[str], path: str | Path, title: str = "") -> Path:
+    """Predicted against true values, one panel per target, with the identity line (regression)."""
+    true, predicted = np.asarray(true).reshape(len(true), -1), np.asarray(predicted).reshape(len(predicted), -1)
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 4.2), squeeze=False)
+    for k, (axis, name) in enumerate(zip(axes[0], names, strict=True)):
+        axis.scatter(true[:, k], predicted[:, k], s=8, alpha=0.5)
+        low, high = float(min(true[:, k].min(), predicted[:, k].min())), float(max(true[:, k].max(),
+                                                                                     predicted[:, k].max()))
+        axis.plot([low, high], [low, high], "k--", lw=1, label="predicted = true")
+        axis.set_xlabel(f"true {name}")
+        axis.set_ylabel(f"predicted {name}")
+        axis.grid(alpha=0.3)
+        axis.legend(loc="upper left")
+    figure.suptitle(title or "test predictions", fontsize=10)
     return _save(figure, path)

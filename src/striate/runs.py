@@ -4,27 +4,33 @@ Layout of `runs/<name>/`:
 
     config.yaml         the fully resolved run configuration
     model.safetensors   the weights (safetensors: no pickle, safe to load from anyone)
-    model.json          architecture, input format and class names: enough to rebuild the model
+    model.json          architecture, data description (input kind and shape, normalisation, class names) and the
+                        task's description: enough to rebuild the model, its preprocessing and its task
+    vocab.json          the training vocabulary, for text data
     metrics.jsonl       one JSON object per epoch
-    results.json        test metrics, wall time, parameter count, why training stopped
-    curves.png          loss and accuracy per epoch, training against validation
-    confusion.png       test confusion matrix with class names
+    results.json        test metrics, wall time, parameter count, why training stopped, per-class/label details
+    curves.png          loss and the task's metric per epoch, training against validation
+    confusion.png       classification: test confusion matrix; labels.png (multi-label) or scatter.png (regression)
 """
 
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 import torch.nn as nn
 import yaml
 from safetensors.torch import load_file, save_file
 
 from striate._io import atomic_write, atomic_write_json
-from striate.errors import DataError, RunFolderError
+from striate.errors import RunFolderError
+
+if TYPE_CHECKING:
+    from striate.data.preprocess import Preprocess
+    from striate.tasks import Task
 
 RUN_FORMAT = "striate.run/1"
 REQUIRED_FILES = ("model.json", "model.safetensors", "config.yaml")
@@ -90,6 +96,7 @@ class Run:
 
     @property
     def classes(self) -> list[str]:
+        """Names of the model's outputs: classes, labels or regression targets."""
         return list(self.info["classes"])
 
     @property
@@ -101,45 +108,74 @@ class Run:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.info["input_shape"])
 
+    @property
+    def input_kind(self) -> str:
+        return self.info.get("input_kind", "image")
+
+    @cached_property
+    def task(self) -> Task:
+        """The run's task, rebuilt from its description (loss, threshold, target statistics)."""
+        from striate.tasks import task_from_description
+
+        description = self.info.get("task")
+        if not isinstance(description, dict):  # runs written before tasks described themselves
+            description = {"name": "classification", "classes": self.classes, "loss": self.config.get("loss")}
+        return task_from_description(description)
+
+    @cached_property
+    def preprocessor(self) -> Preprocess:
+        """The preprocessing module training used, on the run's device."""
+        from striate.data.preprocess import Preprocess
+
+        return Preprocess.from_description(self.info).to(self.device)
+
+    @cached_property
+    def vocabulary(self):
+        """The training vocabulary of a text run (`vocab.json`), or None."""
+        path = self.path / "vocab.json"
+        if not path.is_file():
+            return None
+        from striate.data.text import Vocabulary
+
+        return Vocabulary.load(path)
+
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, model={self.info['architecture']['name']!r}, classes={len(self.classes)})"
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw inputs `(N, *input_shape)` (uint8 images or floats) -> normalised float32 on the run's device."""
-        shape = (1, -1) + (1,) * (len(self.input_shape) - 1)
-        mean = torch.tensor(self.info["mean"], device=self.device).view(shape)
-        std = torch.tensor(self.info["std"], device=self.device).view(shape)
-        return (x.to(self.device, torch.float32) * self.info["scale"] - mean) / std
+        """Raw inputs `(N, *input_shape)` (uint8 images, floats, token ids) -> model inputs on the run's device."""
+        return self.preprocessor(x)
 
     @torch.inference_mode()
-    def predict_proba(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-        """Class probabilities `(N, K)` for raw inputs `(N, *input_shape)`."""
-        from striate.tasks import create_task
-
-        task = create_task(self.info["task"], num_classes=len(self.classes))
+    def outputs(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+        """The task's predictions `(N, K)` (probabilities, scores or values) for raw inputs `(N, *input_shape)`."""
+        from striate.models._base import output_kind
         from striate.tta import tta_logits
 
-        chunks = [task.predict(tta_logits(self.model, self.preprocess(part), self.tta)).cpu()
+        kind = output_kind(self.model)
+        chunks = [self.task.predict(tta_logits(self.model, self.preprocess(part), self.tta), kind).cpu()
                   for part in torch.split(x, batch_size)]
         return torch.cat(chunks) if chunks else torch.zeros(0, len(self.classes))
 
-    def predict(self, images, top_k: int = 3) -> list[dict[str, Any]]:
-        """Top-k classes for image files (PNG/JPEG paths), PIL images, or a raw tensor `(N, *input_shape)`.
+    def predict_proba(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+        """Class probabilities (classification), label probabilities (multi-label) or values (regression) `(N, K)`."""
+        return self.outputs(x, batch_size)
 
-        Returns one dict per input: `{"source", "top": [(class, probability), ...], "notes": [...]}`.
+    def predict(self, inputs, top_k: int = 3) -> list[dict[str, Any]]:
+        """Predictions for image files, PIL images, sentences (text runs), series arrays, or a raw tensor.
+
+        Returns one dict per input: `{"source", "notes": [...]}` plus the task's format: `"top": [(class, p), ...]`
+        for classification, `"labels"` and `"scores"` for multi-label, `"values"` for regression.
         """
         from striate.predict import load_inputs
 
-        x, sources, notes = load_inputs(images, self.input_shape)
-        probs = self.predict_proba(x)
-        k = min(top_k, len(self.classes))
-        values, indices = probs.topk(k, dim=1)
-        return [{"source": source, "notes": note,
-                 "top": [(self.classes[i], float(v)) for v, i in zip(row_v.tolist(), row_i.tolist(), strict=True)]}
-                for source, note, row_v, row_i in zip(sources, notes, values, indices, strict=True)]
+        x, sources, notes = load_inputs(inputs, self)
+        rows = self.outputs(x)
+        return [{"source": source, "notes": note, **self.task.format_prediction(row, top_k)}
+                for source, note, row in zip(sources, notes, rows, strict=True)]
 
     def evaluate(self, data: str | None = None, batch_size: int = 1024) -> dict[str, Any]:
-        """Loss, accuracy and per-class accuracy on the test split of `data` (default: the run's own dataset)."""
+        """The task's metrics and details on the test split of `data` (default: the run's own test data)."""
         from striate.evaluate import evaluate_run
 
         return evaluate_run(self, data, batch_size)
@@ -164,14 +200,3 @@ def _load_weights(path: Path) -> dict[str, torch.Tensor]:
 def load(path: str | Path, device: str | torch.device = "cpu") -> Run:
     """Load a run folder written by `striate train` (see the module docstring for its layout)."""
     return Run(path, device)
-
-
-def confusion_per_class(confusion: np.ndarray) -> np.ndarray:
-    """Per-class accuracy (recall) from a confusion matrix with true classes in rows."""
-    confusion = np.asarray(confusion)
-    return confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
-
-
-def require_image_input(run: Run) -> None:
-    if len(run.input_shape) != 3:
-        raise DataError(f"Run {run.path} takes inputs of shape {run.input_shape}, not images.")

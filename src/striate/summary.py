@@ -20,8 +20,12 @@ How it works: one forward pass of a zero batch of size 1, in eval mode, under `t
   reports the largest field over its paths (the union of intervals when the paths' centres differ). Normalisation is
   treated as position-wise, as is customary, though its statistics read the whole map.
 
-Module forward hooks turn this into one row per leaf-module call, in execution order. A non-torch leaf module with
-`kernel_size` and `stride` attributes (e.g. a locally connected layer built on `F.unfold`) is treated as a window.
+Module forward hooks turn this into one row per leaf-module call, in execution order, plus a row for each call of a
+block whose output its own forward code makes (a residual block ending in `F.relu(residual(x) + shortcut(x))`, an
+Inception module's `torch.cat`): otherwise the block's last row would be a branch, such as the shortcut, whose field
+is smaller than the block's. The block's row comes after its branches' rows and reports the union of their fields.
+A non-torch leaf module with `kernel_size` and `stride` attributes (e.g. a locally connected layer built on
+`F.unfold`) is treated as a window.
 MACs are counted by formula for convolutions, linear layers, matmul-like ops, attention and two-operand einsums
 (FLOPs = 2 MACs); ops that torch runs as one opaque call, such as `F.multi_head_attention_forward`, count 0.
 
@@ -87,15 +91,16 @@ class ReceptiveField:
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One call of a leaf module.
+    """One call of a leaf module, or of a block whose output is made by its own forward code (see the module notes).
 
     Attributes:
         name: Dotted path in the model ("features.0"), with " (call k)" for the k-th call of a reused module.
         type: Class name.
         output_shape: Shape of the first output tensor without the batch dim, or None.
-        params: Trainable parameters (0 on repeated calls, so the column sums to the total).
+        params: Trainable parameters (0 on repeated calls, so the column sums to the total); for a block, only those
+            it holds itself, its children's being on their own rows.
         receptive_field: Field of the output's first unit, or None when the output does not derive from the input.
-        macs: Multiply-accumulates of this call for one sample.
+        macs: Multiply-accumulates of this call for one sample; for a block, those of the ops in its own forward code.
     """
 
     name: str
@@ -565,6 +570,7 @@ class _Recorder:
 
     def __init__(self, model: nn.Module, tracker: _Tracker) -> None:
         self.tracker, self.rows, self.calls = tracker, [], {}
+        self.last_output: Tensor | None = None  # the tensor the latest row describes
         self.handles = []
         for name, module in model.named_modules():
             self.handles.append(module.register_forward_pre_hook(self._pre(name or "(model)")))
@@ -573,6 +579,7 @@ class _Recorder:
     def remove(self) -> None:
         for handle in self.handles:
             handle.remove()
+        self.last_output = None
 
     def _pre(self, name: str) -> Callable:
         def hook(module: nn.Module, args: tuple) -> None:
@@ -588,10 +595,14 @@ class _Recorder:
             out = _first_tensor(output)
             if out is not None:
                 self._custom_window(module, frame, _first_tensor(args), out)
-            if next(module.children(), None) is None:
+            if next(module.children(), None) is None or self._made_by_block(name, out):
                 self._add_row(name, module, frame, out)
 
         return hook
+
+    def _made_by_block(self, name: str, out: Tensor | None) -> bool:
+        """Whether a block's output is new, made after its last child ran; the model itself has the totals row."""
+        return name != "(model)" and out is not None and out is not self.last_output
 
     def _custom_window(self, module: nn.Module, frame: _Frame, source: Tensor | None, out: Tensor) -> None:
         record = frame.input_record
@@ -605,7 +616,9 @@ class _Recorder:
 
     def _add_row(self, name: str, module: nn.Module, frame: _Frame, out: Tensor | None) -> None:
         call = self.calls[name] = self.calls.get(name, 0) + 1
-        params = sum(p.numel() for p in module.parameters() if p.requires_grad) if call == 1 else 0
+        own = module.parameters(recurse=False)  # a leaf's are all its own; a block's children have their rows
+        params = sum(p.numel() for p in own if p.requires_grad) if call == 1 else 0
+        self.last_output = out
         record = None if out is None else self.tracker.records.get(out)
         self.rows.append(LayerRow(
             name if call == 1 else f"{name} (call {call})", type(module).__name__,

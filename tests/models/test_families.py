@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from striate.errors import ConfigError
 from striate.models import create
 from striate.models.capsnet import DigitCapsules, margin_loss, squash
+from striate.models.googlenet import INCEPTION
 from striate.models.lenet import C3_TABLE
 from striate.models.multicolumn import Stretch
 from striate.models.resnet import ZeroPadShortcut
@@ -46,6 +47,45 @@ def test_googlenet_auxiliary_classifiers_add_three_tenths_of_their_loss():
     assert model.aux_outputs == ()  # used once
     model.eval()(x)
     assert model.aux_outputs == ()
+
+
+def googlenet_field(branch5x5_kernel_size: int, pool4_kernel_size: int) -> int:
+    """Table 1's receptive field arithmetic, r += (k - 1) * jump and jump *= stride, up to Inception 5b.
+
+    Every Inception module keeps the size (its branches are padded) and its largest field is that of the "5x5"
+    branch, 1x1 then k x k; the 3x3 max pool branch and the 3x3 branch add 2 jumps, no more than k = 3 or 5.
+    """
+    r, jump = 1, 1
+    layers = [(7, 2), (3, 2), (1, 1), (3, 1), (3, 2), "3a", "3b", (3, 2), "4a", "4b", "4c", "4d", "4e",
+              (pool4_kernel_size, 2), "5a", "5b"]  # conv 7x7/2, max pool, conv 1x1, conv 3x3, max pool, ...
+    for layer in layers:
+        kernel, stride = (branch5x5_kernel_size, 1) if isinstance(layer, str) else layer
+        r, jump = r + (kernel - 1) * jump, jump * stride
+    return r
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "kernel", "pool", "field", "params"),
+    [
+        ({}, 3, 2, 379, 6_624_904),  # torchvision
+        ({"branch5x5_kernel_size": 5}, 5, 2, 699, 7_005_832),  # 5x5 kernels, torchvision's 2x2/2 pool before 5a
+        ({"paper": True}, 5, 3, 715, 7_005_832),  # Table 1: 5x5 kernels and a 3x3/2 pool before 5a
+    ],
+)
+def test_googlenet_paper_layout_gives_the_papers_receptive_field(kwargs, kernel, pool, field, params):
+    from striate.summary import summarize
+
+    assert googlenet_field(kernel, pool) == field
+    model = create("googlenet", **kwargs)
+    assert model.inception5[1].kernel_size == pool and model.inception5[2].branch5[1][0].kernel_size == (kernel,) * 2
+    # 5x5 kernels add c5_reduce * c5 * (25 - 9) weights per module over torchvision's 3x3.
+    extra = sum(row[3] * row[4] for row in INCEPTION.values()) * (25 - 9) if kernel == 5 else 0
+    assert sum(p.numel() for p in model.parameters()) == params == 6_624_904 + extra
+    summary = summarize(model, (3, 224, 224))
+    pool_row = next(i for i, row in enumerate(summary.rows) if row.name == "pool")
+    last = summary.rows[pool_row - 1]
+    assert (last.name, last.type) == ("inception5.3", "Inception")
+    assert last.receptive_field.size == (field, field) and last.receptive_field.jump == (32, 32)
 
 
 # --- ResNet ----------------------------------------------------------------------------------------------------------
@@ -119,15 +159,15 @@ def test_tcn_last_step_output_and_receptive_field():
 
 
 def test_textcnn_max_norm_and_variants():
-    model = create("textcnn", in_channels=30, num_classes=2)
+    model = create("textcnn", vocab_size=30, num_classes=2)
     assert model.max_norm == 3.0
     with torch.no_grad():
         model.head.weight.mul_(100)
     assert model.apply_constraints() == 2
     assert model.head.weight.norm(dim=1).max() <= 3.0 + 1e-5
     assert model(torch.randint(0, 30, (4, 2))).shape == (4, 2)  # shorter than the widest filter: padded
-    assert not create("textcnn", in_channels=30, variant="static").embedding.weight.requires_grad
-    multichannel = create("textcnn", in_channels=30, variant="multichannel")
+    assert not create("textcnn", vocab_size=30, variant="static").embedding.weight.requires_grad
+    multichannel = create("textcnn", vocab_size=30, variant="multichannel")
     assert multichannel.embedding.weight.requires_grad and not multichannel.static_embedding.weight.requires_grad
     with pytest.raises(ConfigError, match="Invalid `variant` for the Text CNN: expected one of rand, static, "):
         create("textcnn", variant="dynamic")
@@ -155,7 +195,7 @@ def test_cnn_lstm_reads_every_frame():
 
 
 def test_dqn_maps_frame_stacks_to_one_value_per_action():
-    model = create("dqn", num_classes=6)
+    model = create("dqn", num_actions=6)
     assert model.features(torch.zeros(1, 4, 84, 84)).shape == (1, 64 * 7 * 7)
     assert model(torch.randn(3, 4, 84, 84)).shape == (3, 6)
 

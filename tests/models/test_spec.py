@@ -94,11 +94,13 @@ def test_every_registered_layer_is_available_by_name():
             "lppool": {"norm_type": 2, "kernel_size": 2}, "fractional_maxpool2d": {"kernel_size": 2, "output_size": 3},
             "adaptive": {"output_size": 2}, "maxpool": {"kernel_size": 2}, "avgpool": {"kernel_size": 2},
             "stochastic": {"kernel_size": 2}, "linear": {"out_features": 5}, "dropconnect": {"out_features": 5},
-            "groupnorm": {"num_groups": 2}, "local_response_norm": {"size": 2}}
+            "groupnorm": {"num_groups": 2}, "local_response_norm": {"size": 2},
+            "primary_capsules": {"kernel_size": 3}, "dynamic_routing": {"in_capsules": 4, "out_capsules": 3}}
     shapes = {"1d": (4, 8), "2d": (4, 8, 8), "3d": (4, 6, 6, 6)}
+    own_shapes = {"dynamic_routing": (4, 8)}  # 4 capsules of 8-D
     for name in sorted(set(LAYERS) - {"roi_pool", "roi_align"}):
         entry = {"type": name, **next((v for k, v in args.items() if name.startswith(k)), {})}
-        shape = (16,) if "linear" in name else shapes.get(name[-2:], (4, 8, 8))
+        shape = own_shapes.get(name) or ((16,) if "linear" in name else shapes.get(name[-2:], (4, 8, 8)))
         model = build_spec({"layers": [entry]}, shape)
         assert isinstance(model.features[0] if len(model.features) else model.head, LAYERS[name])
         assert model.eval()(torch.zeros(2, *shape)).shape == (2, *model.output_shape), name

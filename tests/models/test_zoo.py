@@ -8,6 +8,8 @@ import torch.nn.functional as F
 
 from striate.errors import ConfigError
 from striate.models import create, get_entry, list_models
+from striate.models._base import apply_model_constraints, model_loss
+from striate.models._registry import data_arguments
 
 NAMES = [entry.name for entry in list_models()]
 
@@ -46,16 +48,21 @@ PARAMETER_COUNTS = [
     ("tdnn", {"num_classes": 3}, 16 * 3 * 8 + 8 + 8 * 5 * 3 + 3, "Waibel et al.: 16x15 input, 8 units x 3, 3 x 5"),
     ("tdnn2d", {"num_classes": 3}, 1 * 9 * 8 + 8 + 8 * 25 * 3 + 3, "2-D: 3x3 then 5x5 windows"),
     ("tcn", {}, 66_910, "reference code, sequential MNIST: 8 levels x 25 channels, k=7, weight norm (paper: 70K)"),
-    ("textcnn", {"num_classes": 2, "in_channels": 18_765},
+    ("textcnn", {"num_classes": 2, "vocab_size": 18_765},
      18_765 * 300 + 300 * 100 * (3 + 4 + 5) + 300 + 300 * 2 + 2, "Kim 2014 on MR: 18,765 words, 300-d, 3/4/5 x 100"),
     ("c3d", {"num_classes": 487}, 79_991_015, "Sports-1M, 16x112x112 clips"),
     ("c3d", {"num_classes": 101}, 78_409_573, "UCF101"),
     ("cnn_lstm", {"num_classes": 101}, 388_896 + 4 * 256 * (256 + 256 + 2) + 256 * 101 + 101,
      "frame CNN 388,896 + LSTM(256, 256) + FC"),
-    ("dqn", {"num_classes": 18}, 4 * 32 * 64 + 32 + 32 * 64 * 16 + 64 + 64 * 64 * 9 + 64 + 3136 * 512 + 512
+    ("dqn", {"num_actions": 18}, 4 * 32 * 64 + 32 + 32 * 64 * 16 + 64 + 64 * 64 * 9 + 64 + 3136 * 512 + 512
      + 512 * 18 + 18, "Mnih et al. 2015, full action set"),
     ("capsnet", {}, 8_215_568, "Sabour et al. 2017: 8.2M with the decoder"),
     ("capsnet", {"reconstruction": False}, 6_804_224, "6.8M without the decoder"),
+    ("fcn", {}, 128 * 1 * 8 + 128 + 2 * 128 + 256 * 128 * 5 + 256 + 2 * 256 + 128 * 256 * 3 + 128 + 2 * 128
+     + 128 * 2 + 2, "Wang et al. 2017 on GunPoint (1x150, 2 classes): 264,962"),
+    ("resnet_ts", {}, 504_258, "Wang et al. 2017 on GunPoint; the reference Keras model's trainable parameters"),
+    ("inception_time", {}, 420_450, "Ismail Fawaz et al. 2020 on GunPoint (depth 6, 32 filters, bottleneck 32)"),
+    ("inception_time_ensemble", {}, 5 * 420_450, "five InceptionTime networks"),
     ("neocognitron", {"num_classes": 5}, 25 * 24 + 24 + 24 * 24 * 25 + 24 + 24 * 24 * 9 + 24 + 24 * 5 + 5,
      "S1 5x5, S2 5x5, S3 3x3, 24 planes; read-out for 5 patterns"),
 ]
@@ -84,30 +91,34 @@ def test_every_model_has_a_docstring_citing_its_paper():
         assert entry.paper.split()[0].rstrip(",") in module.__doc__, (entry.name, entry.paper)
 
 
-def small_input(name: str, batch: int = 2) -> tuple[dict, torch.Tensor]:
-    """create() arguments and a random batch of a small input each model accepts (28x28 grey for image models)."""
-    shape = get_entry(name).input_shape
-    if len(shape) == 1:  # token ids; in_channels is the vocabulary size
-        return {"in_channels": 50}, torch.randint(0, 50, (batch, 12))
-    if len(shape) == 2:  # (C, L) sequences
-        return {}, torch.randn(batch, shape[0], min(shape[1], 64))
-    if len(shape) == 4:  # (C, T, H, W) clips
-        return {"input_size": (4, 16, 16)}, torch.randn(batch, shape[0], 4, 16, 16)
-    if name == "dqn":
-        return {}, torch.randn(batch, *shape)
-    return {"in_channels": 1, "input_size": (28, 28)}, torch.randn(batch, 1, 28, 28)
+EXAMPLE_DATA = {
+    "image": ({"input_kind": "image", "input_shape": [1, 28, 28]}, lambda n: torch.randn(n, 1, 28, 28)),
+    "signal": ({"input_kind": "signal", "input_shape": [2, 64]}, lambda n: torch.randn(n, 2, 64)),
+    "tokens": ({"input_kind": "tokens", "input_shape": [12], "vocab_size": 50},
+               lambda n: torch.randint(0, 50, (n, 12))),
+    "clip": ({"input_kind": "clip", "input_shape": [3, 4, 16, 16]}, lambda n: torch.randn(n, 3, 4, 16, 16)),
+}
+"""A small example of every input kind, as a dataset would describe it (`Dataset.describe()`)."""
+
+CASES = [(entry.name, kind) for entry in list_models() for kind in entry.inputs if entry.name != "dqn"]
+"""Every registered model with every kind of input it accepts (the DQN takes 84x84 frame stacks, tested below)."""
+
+
+def small_input(name: str, kind: str, batch: int = 2, outputs: int = 10) -> tuple[dict, torch.Tensor]:
+    """create() arguments for `outputs` outputs built from the example data of `kind`, and a random batch of it."""
+    description, sample = EXAMPLE_DATA[kind]
+    return data_arguments(name, description, outputs), sample(batch)
 
 
 def loss_of(model: torch.nn.Module, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    if hasattr(model, "compute_loss"):
-        return model.compute_loss(output, target)
-    return F.cross_entropy(output, target)
+    own = model_loss(model, output, target)
+    return own if own is not None else F.cross_entropy(output, target)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_every_model_trains_one_step(name):
-    kwargs, x = small_input(name)
-    model = create(name, num_classes=10, **kwargs).train()
+@pytest.mark.parametrize(("name", "kind"), CASES)
+def test_every_model_trains_one_step_on_every_input_kind_it_accepts(name, kind):
+    kwargs, x = small_input(name, kind)
+    model = create(name, **kwargs).train()
     target = torch.tensor([3, 7])
     before = {key: value.detach().clone() for key, value in model.named_parameters()}
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -119,10 +130,17 @@ def test_every_model_trains_one_step(name):
     trainable = {key: p for key, p in model.named_parameters() if p.requires_grad}
     assert [key for key, p in trainable.items() if p.grad is None] == []  # every parameter takes part
     optimizer.step()
-    if hasattr(model, "apply_constraints"):
-        model.apply_constraints()
+    apply_model_constraints(model)
     changed = [key for key, p in trainable.items() if not torch.equal(p.detach(), before[key])]
     assert len(changed) >= 0.5 * len(trainable), sorted(set(trainable) - set(changed))
+
+
+def test_models_refuse_input_kinds_they_do_not_take():
+    with pytest.raises(ConfigError, match=r"Model `lenet5` takes image inputs, but the data holds tokens inputs of "
+                                          r"shape 12: choose a model for tokens data"):
+        data_arguments("lenet5", EXAMPLE_DATA["tokens"][0], 2)
+    with pytest.raises(ConfigError, match=r"Model `textcnn` takes tokens inputs, but the data holds image inputs"):
+        data_arguments("textcnn", EXAMPLE_DATA["image"][0], 2)
 
 
 IMAGE_MODELS = [entry.name for entry in list_models() if len(entry.input_shape) == 3 and entry.name != "dqn"]
@@ -137,19 +155,20 @@ def test_image_models_take_fashion_mnist(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_paper_input_gives_logits(name):
+def test_paper_input_gives_one_output_per_class(name):
     entry = get_entry(name)
+    tokens = entry.inputs == ("tokens",)
     with torch.device("meta"):
-        model = create(name, num_classes=7, in_channels=50 if len(entry.input_shape) == 1 else None).eval()
-        x = torch.zeros(2, *entry.input_shape, dtype=torch.long if len(entry.input_shape) == 1 else torch.float)
+        model = create(name, **{entry.output_parameter: 7}, **({"vocab_size": 50} if tokens else {})).eval()
+        x = torch.zeros(2, *entry.input_shape, dtype=torch.long if tokens else torch.float)
         assert model(x).shape == (2, 7)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_reset_classifier(name):
-    kwargs, x = small_input(name)
+@pytest.mark.parametrize(("name", "kind"), CASES)
+def test_reset_classifier(name, kind):
+    kwargs, x = small_input(name, kind)
     with torch.device("meta"):
-        model = create(name, num_classes=10, **kwargs).eval()
+        model = create(name, **kwargs).eval()
         model.reset_classifier(4)
         assert model(x.to("meta")).shape == (2, 4)
 

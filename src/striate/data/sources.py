@@ -1,7 +1,8 @@
-"""Datasets by name: Fashion-MNIST (IDX files), scikit-learn's digits and image folders.
+"""Image datasets: Fashion-MNIST (IDX files), scikit-learn's digits and image folders.
 
 Each loader returns `Splits` of uint8 image tensors `(N, C, H, W)` with class names. Fashion-MNIST keeps its real
-download path for users who are online; offline it is read from Debian's `dataset-fashion-mnist` package.
+download path for users who are online; offline it is read from Debian's `dataset-fashion-mnist` package. Image
+decoding lives here only (`image_to_array`, `open_image`); `predict` uses the same functions.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import torch
 
 from striate._io import atomic_write_bytes
 from striate.data._dataset import Dataset, Splits
-from striate.errors import DataError, did_you_mean
+from striate.data._registry import register_dataset, renormalised
+from striate.errors import DataError
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -26,40 +28,15 @@ FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyt
 FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.cache/striate/fashion-mnist")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-DATASETS = {"fashion-mnist": "Fashion-MNIST, 70,000 28x28 grey clothing images, 10 classes (IDX files)",
-            "digits": "scikit-learn's 1,797 8x8 handwritten digits, 10 classes",
-            "folder:PATH": "an image folder with one sub-folder per class (PNG/JPEG), optional train/ and test/"}
-
-
-def load_data(spec: str, *, val_split: float = 0.0, seed: int = 0, download: bool = True) -> Splits:
-    """Load a dataset by its spec (`fashion-mnist[:DIR]`, `digits`, `folder:PATH`) and split off validation data.
-
-    Args:
-        spec: dataset name, optionally with a location after a colon.
-        val_split: fraction of the training set held out (stratified, seeded) for validation; 0 disables it.
-        seed: seed of the validation split.
-        download: whether Fashion-MNIST may be downloaded when no local copy is found.
-    """
-    name, _, location = spec.partition(":")
-    if name == "fashion-mnist":
-        splits = load_fashion_mnist(location or None, download=download)
-    elif name == "digits":
-        splits = load_digits()
-    elif name == "folder":
-        if not location:
-            raise DataError("Invalid `--data folder:PATH`: expected a folder path after `folder:`, received nothing.")
-        splits = load_image_folder(location)
-    else:
-        names = [key.split(":")[0] for key in DATASETS]
-        raise DataError(f"Unknown dataset `{spec}`: expected one of {', '.join(DATASETS)}.{did_you_mean(name, names)}")
-    if not 0.0 <= val_split < 1.0:
-        raise DataError(f"Invalid `val_split`: expected a fraction in [0, 1), received {val_split}.")
-    if val_split > 0:
-        splits.train, splits.val = splits.train.split(val_split, seed=seed)
-    return splits
 
 
 # --- Fashion-MNIST ---------------------------------------------------------------------------------------------------
+
+@register_dataset("fashion-mnist", location="[DIR]", description="Fashion-MNIST, 70,000 28x28 grey clothing images, "
+                  "10 classes (the four IDX .gz files, from DIR or Debian's dataset-fashion-mnist)")
+def _fashion_mnist(location: str | None, download: bool = True) -> Splits:
+    return load_fashion_mnist(location, download=download)
+
 
 def load_fashion_mnist(root: str | None = None, *, download: bool = True) -> Splits:
     """Fashion-MNIST (Xiao et al. 2017): 60,000 training and 10,000 test images, uint8 `(N, 1, 28, 28)`."""
@@ -128,6 +105,11 @@ def read_idx(path: Path) -> np.ndarray:
 
 # --- scikit-learn digits ---------------------------------------------------------------------------------------------
 
+@register_dataset("digits", description="scikit-learn's 1,797 8x8 handwritten digits, 10 classes")
+def _digits(location: None) -> Splits:
+    return load_digits()
+
+
 def load_digits(test_fraction: float = 0.2) -> Splits:
     """scikit-learn's 8x8 digits, scaled from 0..16 to uint8 `(N, 1, 8, 8)`, with a stratified seeded test split."""
     from sklearn.datasets import load_digits as sklearn_digits
@@ -137,17 +119,35 @@ def load_digits(test_fraction: float = 0.2) -> Splits:
     y = torch.from_numpy(bunch.target.astype(np.int64))
     full = Dataset(x, y, [str(c) for c in bunch.target_names], name="digits")
     train, test = full.split(test_fraction, seed=0)
-    return Splits(train=_renormalised(train), test=test)
-
-
-def _renormalised(train: Dataset) -> Dataset:
-    """Training statistics only (the test part must not leak into normalisation)."""
-    train.mean = train.std = None
-    train.__post_init__()
-    return train
+    return Splits(train=renormalised(train), test=test)
 
 
 # --- image folders ---------------------------------------------------------------------------------------------------
+
+@register_dataset("folder", location="PATH", kinds="image, class | multilabel | real",
+                  description="an image folder with one sub-folder per class (PNG/JPEG), optional train/ and test/; "
+                              "or any images with labels=CSV (a file column, label columns; target=multilabel|real)")
+def _folder(location: str, labels: str | None = None, target: str = "auto") -> Splits | Dataset:
+    if labels is not None:
+        return load_labelled_images(location, labels, target)
+    return load_image_folder(location)
+
+
+def load_labelled_images(path: str, labels_csv: str, target: str = "auto") -> Dataset:
+    """Every image under `path` (recursively), with targets from a labels CSV (see `tabular.folder_targets`)."""
+    from striate.data.tabular import folder_targets
+
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataError(f"Image folder not found: expected a directory at {root}, found nothing there.")
+    files = sorted(f for f in root.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"Image folder {root} holds no PNG or JPEG images.")
+    y, classes, kind = folder_targets(files, labels_csv, target)
+    mode, size = _common_format(files)
+    x = torch.from_numpy(np.stack([image_to_array(f, mode, size) for f in files]))  # (N, C, H, W)
+    return Dataset(x, y, classes, name=f"folder:{root.name}", target_kind=kind)
+
 
 def load_image_folder(path: str, test_fraction: float = 0.2) -> Splits:
     """An image folder with one sub-folder per class, or with `train/` and `test/` each laid out that way.
@@ -172,7 +172,7 @@ def load_image_folder(path: str, test_fraction: float = 0.2) -> Splits:
     parts = {part: _stack(found, classes, mode, size, root.name) for part, found in files.items()}
     if "all" in parts:
         train, test = parts["all"].split(test_fraction, seed=0)
-        return Splits(train=_renormalised(train), test=test)
+        return Splits(train=renormalised(train), test=test)
     parts["test"].mean, parts["test"].std = parts["train"].mean, parts["train"].std
     return Splits(train=parts["train"], test=parts["test"])
 
@@ -190,7 +190,7 @@ def _common_format(paths: list[Path]) -> tuple[str, tuple[int, int]]:
 
     modes, sizes = set(), Counter()
     for path in paths:
-        with _open_image(path) as image:
+        with open_image(path) as image:
             modes.add(image.mode)
             sizes[image.size] += 1
     grey = modes <= {"L", "1", "I", "I;16", "F"}
@@ -207,24 +207,34 @@ def _stack(found: dict[str, list[Path]], classes: list[str], mode: str, size: tu
     return Dataset(x, torch.tensor(labels, dtype=torch.int64), list(classes), name=f"folder:{name}")
 
 
-def _open_image(path: Path):
+def open_image(path: Path):
+    """Open and decode an image file with Pillow; every failure is a one-line DataError naming the file."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         image = Image.open(path)
         image.load()
         return image
+    except Image.DecompressionBombError:
+        raise DataError(f"Cannot read image {path}: it has more pixels than Pillow's decompression-bomb limit "
+                        f"({Image.MAX_IMAGE_PIXELS:,}); expected an image small enough to train on, resize it first.") \
+            from None
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise DataError(f"Cannot read image {path}: expected a PNG or JPEG file ({error}).") from None
 
 
 def image_to_array(path: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
     """Read one image as uint8 `(C, H, W)` in `mode` ('L' or 'RGB') at `size` = (width, height)."""
+    with open_image(Path(path)) as image:
+        return to_chw(image, mode, size)
+
+
+def to_chw(image, mode: str, size: tuple[int, int]) -> np.ndarray:
+    """A PIL image converted to `mode` and resized (bilinear) to `size` = (width, height), as uint8 `(C, H, W)`."""
     from PIL import Image
 
-    with _open_image(Path(path)) as image:
-        image = image.convert(mode)
-        if image.size != tuple(size):
-            image = image.resize(tuple(size), Image.Resampling.BILINEAR)
-        array = np.asarray(image, dtype=np.uint8)
+    image = image.convert(mode) if image.mode != mode else image
+    if image.size != tuple(size):
+        image = image.resize(tuple(size), Image.Resampling.BILINEAR)
+    array = np.asarray(image, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)  # (H, W, C) -> (C, H, W)

@@ -8,6 +8,8 @@ Most blocks are torch's own and are only re-exported or named here. Hand-written
 - `StochasticPool2d`, `LpPool1d/2d` over |x|, `GlobalAvgPool` / `GlobalMaxPool` for any rank, and `RoIPool` /
   `RoIAlign` (in torchvision, which the CPU build used here cannot install).
 - `DropConnectLinear`: dropout on connections rather than units.
+- Capsules (Sabour et al. 2017): `PrimaryCapsules`, `DynamicRouting` (routing by agreement; `DigitCapsules` is the
+  same class), `Squash` / `squash`, `CapsuleLength` and `margin_loss`.
 
 `LAYERS` maps lowercase names to classes for configs and model specs; `get_layer(name)` looks one up.
 """
@@ -18,6 +20,15 @@ from torch import nn
 
 from striate.errors import ConfigError, did_you_mean
 from striate.layers.activations import ACTIVATIONS, get_activation
+from striate.layers.capsules import (
+    CapsuleLength,
+    DigitCapsules,
+    DynamicRouting,
+    PrimaryCapsules,
+    Squash,
+    margin_loss,
+    squash,
+)
 from striate.layers.conv import Conv1d, Conv2d, Conv3d, conv_output_size, same_padding
 from striate.layers.linear import DropConnectLinear
 from striate.layers.local import LocallyConnected1d, LocallyConnected2d
@@ -45,10 +56,13 @@ __all__ = [
     "AvgPool1d",
     "AvgPool2d",
     "AvgPool3d",
+    "CapsuleLength",
     "Conv1d",
     "Conv2d",
     "Conv3d",
+    "DigitCapsules",
     "DropConnectLinear",
+    "DynamicRouting",
     "FractionalMaxPool2d",
     "GlobalAvgPool",
     "GlobalMaxPool",
@@ -59,14 +73,18 @@ __all__ = [
     "MaxPool1d",
     "MaxPool2d",
     "MaxPool3d",
+    "PrimaryCapsules",
     "RoIAlign",
     "RoIPool",
+    "Squash",
     "StochasticPool2d",
     "conv_output_size",
     "get_activation",
     "get_layer",
+    "margin_loss",
     "overlapping_max_pool2d",
     "same_padding",
+    "squash",
 ]
 
 LAYERS: dict[str, type[nn.Module]] = {
@@ -108,6 +126,11 @@ LAYERS: dict[str, type[nn.Module]] = {
     "layernorm": nn.LayerNorm,
     "groupnorm": nn.GroupNorm,
     "local_response_norm": nn.LocalResponseNorm,
+    # capsules: (N, C, H, W) -> (N, I, D) -> (N, K, D') -> (N, K)
+    "primary_capsules": PrimaryCapsules,
+    "dynamic_routing": DynamicRouting,
+    "squash": Squash,
+    "capsule_length": CapsuleLength,
     # shape
     "flatten": nn.Flatten,
     **ACTIVATIONS,

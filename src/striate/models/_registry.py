@@ -10,25 +10,48 @@ import torch.nn as nn
 
 from striate.errors import ConfigError, did_you_mean
 
+INPUT_SIZE_PARAMETERS = {"num_classes", "num_outputs", "num_actions", "in_channels", "vocab_size", "input_size"}
+OUTPUT_PARAMETERS = ("num_classes", "num_outputs", "num_actions")
+
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """A registered model: its entry function, paper, default input and the input kinds it accepts.
+
+    Entry functions name what they are built from: `num_classes` (or `num_outputs`, `num_actions`) for the output
+    width, `in_channels` and `input_size` for images, signals, clips and volumes, `vocab_size` and `input_size`
+    (the sequence length) for token ids. `create_for_data` fills exactly those from a data description.
+    """
+
     name: str
     build: Callable[..., nn.Module]
     paper: str
     input_shape: tuple[int, ...]
     description: str
+    inputs: tuple[str, ...] = ("image",)
+
+    @property
+    def output_parameter(self) -> str | None:
+        parameters = inspect.signature(self.build).parameters
+        return next((name for name in OUTPUT_PARAMETERS if name in parameters), None)
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, *, paper: str, input_shape: tuple[int, ...], description: str = ""):
-    """Register `build(num_classes=..., in_channels=..., input_size=..., **kwargs) -> nn.Module` under `name`."""
+def register_model(name: str, *, paper: str, input_shape: tuple[int, ...], description: str = "",
+                   inputs: tuple[str, ...] | None = None):
+    """Register `build(num_classes=..., in_channels=..., input_size=..., **kwargs) -> nn.Module` under `name`.
+
+    Args:
+        inputs: input kinds the model accepts ("image", "signal", "tokens", "clip", "volume"); by default the kind
+            its paper input has (3 dimensions: image, 2: signal, 1: tokens, 4: clip).
+    """
 
     def decorator(build: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        kinds = inputs or ({3: "image", 2: "signal", 1: "tokens", 4: "clip"}[len(input_shape)],)
         _MODELS[name] = ModelEntry(name, build, paper, tuple(input_shape), description or (build.__doc__ or "")
-                                   .strip().splitlines()[0])
+                                   .strip().splitlines()[0], tuple(kinds))
         return build
 
     return decorator
@@ -58,15 +81,45 @@ def create(name: str, *, num_classes: int | None = None, in_channels: int | None
     """
     entry = get_entry(name)
     parameters = inspect.signature(entry.build).parameters
-    valid = set(parameters) - {"num_classes", "in_channels", "input_size"}
-    unknown = sorted(set(kwargs) - valid)
+    given = {"num_classes": num_classes, "in_channels": in_channels, "input_size": input_size}
+    for key, value in given.items():
+        if value is not None and key not in parameters:
+            raise ConfigError(f"Invalid argument `{key}` for model `{name}`: it is built from "
+                              f"{', '.join(p for p in parameters if p in INPUT_SIZE_PARAMETERS)} instead.")
+        if value is not None:
+            kwargs[key] = tuple(value) if key == "input_size" else value
+    valid = set(parameters) - INPUT_SIZE_PARAMETERS
+    unknown = sorted(set(kwargs) - valid - (INPUT_SIZE_PARAMETERS & set(parameters)))
     if unknown:
         raise ConfigError(f"Unknown argument `{unknown[0]}` for model `{name}`: expected one of "
                           f"{', '.join(sorted(valid)) or 'no extra arguments'}.{did_you_mean(unknown[0], valid)}")
-    num_classes = _default(parameters, "num_classes", 10) if num_classes is None else num_classes
-    in_channels = _default(parameters, "in_channels", entry.input_shape[0]) if in_channels is None else in_channels
-    input_size = tuple(entry.input_shape[1:]) if input_size is None else tuple(input_size)
-    return entry.build(num_classes=num_classes, in_channels=in_channels, input_size=input_size, **kwargs)
+    if "num_classes" in parameters and "num_classes" not in kwargs:
+        kwargs["num_classes"] = _default(parameters, "num_classes", 10)
+    if "in_channels" in parameters and "in_channels" not in kwargs:
+        kwargs["in_channels"] = _default(parameters, "in_channels", entry.input_shape[0])
+    if "input_size" in parameters and "input_size" not in kwargs:
+        kwargs["input_size"] = tuple(entry.input_shape[1:] if "in_channels" in parameters else entry.input_shape)
+    return entry.build(**kwargs)
+
+
+def data_arguments(name: str, description: dict, num_outputs: int) -> dict:
+    """The size arguments of model `name` for data described by `description` (`Dataset.describe()`).
+
+    Raises a ConfigError when the model does not accept the data's input kind.
+    """
+    entry = get_entry(name)
+    kind, shape = description.get("input_kind", "image"), list(description["input_shape"])
+    if kind not in entry.inputs:
+        raise ConfigError(f"Model `{name}` takes {' or '.join(entry.inputs)} inputs, but the data holds {kind} inputs "
+                          f"of shape {'x'.join(map(str, shape))}: choose a model for {kind} data (see `striate "
+                          "models`).")
+    parameters = inspect.signature(entry.build).parameters
+    values = {entry.output_parameter: num_outputs}
+    if kind == "tokens":
+        values.update(vocab_size=description.get("vocab_size"), input_size=shape)
+    else:
+        values.update(in_channels=shape[0], input_size=shape[1:])
+    return {key: value for key, value in values.items() if key in parameters and value is not None}
 
 
 def _default(parameters, name: str, fallback):

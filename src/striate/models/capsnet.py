@@ -3,6 +3,7 @@
 A capsule is a vector of neurons: its length is the probability that an entity is present, its orientation the
 entity's pose. Primary capsules come from a convolution; each predicts every digit capsule through its own pose
 transform, and routing by agreement sends its output to the digit capsules whose consensus its prediction matches.
+The capsule layers and the margin loss live in `striate.layers.capsules` (re-exported here for older imports).
 """
 
 from __future__ import annotations
@@ -11,73 +12,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from striate.layers import DigitCapsules, DynamicRouting, PrimaryCapsules, margin_loss, squash
 from striate.models._base import Classifier
 from striate.models._registry import register_model
 
-
-def squash(s: torch.Tensor, dim: int = -1, eps: float = 1e-8) -> torch.Tensor:
-    """v = |s|^2 / (1 + |s|^2) * s / |s|: keeps the direction, maps the length into [0, 1). Shape-preserving."""
-    norm_sq = s.square().sum(dim, keepdim=True)
-    return norm_sq / (1 + norm_sq) * s / torch.sqrt(norm_sq + eps)
-
-
-def margin_loss(lengths: torch.Tensor, target: torch.Tensor, m_plus: float = 0.9, m_minus: float = 0.1,
-                down_weight: float = 0.5) -> torch.Tensor:
-    """L_k = T_k max(0, m+ - |v_k|)^2 + lambda (1 - T_k) max(0, |v_k| - m-)^2, summed over classes, batch mean.
-
-    Args:
-        lengths: `(N, K)` capsule lengths.
-        target: `(N,)` class indices.
-    """
-    present = F.one_hot(target, lengths.shape[1]).to(lengths.dtype)  # (N, K)
-    absent = 1 - present
-    loss = present * F.relu(m_plus - lengths).square() + down_weight * absent * F.relu(lengths - m_minus).square()
-    return loss.sum(dim=1).mean()
-
-
-class PrimaryCapsules(nn.Module):
-    """A 9x9/2 convolution whose `channels x dim` outputs are read as `channels` maps of `dim`-D capsules, squashed.
-
-    Input: `(N, C_in, H, W)` -> Output: `(N, channels * H' * W', dim)`, H' = (H - 9) // 2 + 1.
-    """
-
-    def __init__(self, in_channels: int = 256, channels: int = 32, dim: int = 8, kernel_size: int = 9,
-                 stride: int = 2):
-        super().__init__()
-        self.channels, self.dim = channels, dim
-        self.conv = nn.Conv2d(in_channels, channels * dim, kernel_size, stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        u = self.conv(x)
-        n, _, h, w = u.shape
-        u = u.reshape(n, self.channels, self.dim, h, w).permute(0, 1, 3, 4, 2)  # (N, 32, 8, H, W) -> (N, 32, H, W, 8)
-        return squash(u.reshape(n, -1, self.dim))  # (N, 32 * H * W, 8)
-
-
-class DigitCapsules(nn.Module):
-    """One capsule per class, computed from all input capsules by routing by agreement.
-
-    Each input capsule i predicts class capsule j as u_hat_ij = W_ij u_i. For `iterations` rounds:
-    c_ij = softmax_j(b_ij), s_j = sum_i c_ij u_hat_ij, v_j = squash(s_j), b_ij += u_hat_ij . v_j (b starts at 0 for
-    every example). The routing logits b are not parameters. 1,474,560 weights for 1152 inputs, 10 classes, 8 -> 16.
-
-    Input: `(N, I, in_dim)` -> Output: `(N, K, out_dim)`.
-    """
-
-    def __init__(self, in_capsules: int, num_classes: int, in_dim: int = 8, out_dim: int = 16, iterations: int = 3):
-        super().__init__()
-        self.iterations = iterations
-        self.weight = nn.Parameter(0.01 * torch.randn(in_capsules, num_classes, out_dim, in_dim))
-
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        u_hat = torch.einsum("ijdk,nik->nijd", self.weight, u)  # (N, I, K, out_dim)
-        logits = u_hat.new_zeros(u_hat.shape[:3])  # (N, I, K)
-        for iteration in range(self.iterations):
-            coupling = logits.softmax(dim=2)  # (N, I, K)
-            v = squash((coupling.unsqueeze(-1) * u_hat).sum(dim=1))  # (N, K, out_dim)
-            if iteration < self.iterations - 1:
-                logits = logits + (u_hat * v.unsqueeze(1)).sum(-1)  # agreement (N, I, K)
-        return v
+__all__ = ["CapsNet", "DigitCapsules", "DynamicRouting", "PrimaryCapsules", "capsnet", "margin_loss", "squash"]
 
 
 def decoder(num_classes: int, capsule_dim: int, out_features: int, sigmoid: bool) -> nn.Sequential:
@@ -117,7 +56,7 @@ class CapsNet(Classifier):
         self.conv = nn.Sequential(nn.Conv2d(in_channels, 256, 9), nn.ReLU(inplace=True))
         self.primary = PrimaryCapsules(256, 32, 8)
         h, w = ((side - 8 - 9) // 2 + 1 for side in input_size)
-        self.head = DigitCapsules(32 * h * w, num_classes, 8, 16, routing_iterations)
+        self.head = DynamicRouting(32 * h * w, num_classes, 8, 16, routing_iterations)
         self.decoder = decoder(num_classes, 16, self._pixels(), sigmoid_output) if reconstruction else None
         self.sigmoid_output = sigmoid_output
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -154,10 +93,9 @@ class CapsNet(Classifier):
     def reset_classifier(self, num_classes: int) -> None:
         """New class capsules (and decoder) for `num_classes`."""
         old = self.head
-        self.head = DigitCapsules(old.weight.shape[0], num_classes, old.weight.shape[3], old.weight.shape[2],
-                                  old.iterations)
+        self.head = DynamicRouting(old.in_capsules, num_classes, old.in_dim, old.out_dim, old.iterations)
         if self.decoder is not None:
-            self.decoder = decoder(num_classes, old.weight.shape[2], self._pixels(), self.sigmoid_output)
+            self.decoder = decoder(num_classes, old.out_dim, self._pixels(), self.sigmoid_output)
 
 
 @register_model("capsnet", paper="Sabour et al. 2017", input_shape=(1, 28, 28))

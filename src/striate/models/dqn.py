@@ -22,6 +22,8 @@ class DQN(Classifier):
     `(N, num_actions)`.
     """
 
+    output_kind = "q_values"
+
     def __init__(self, num_actions: int = 18, in_channels: int = 4, input_size: tuple[int, int] = (84, 84)):
         super().__init__()
         self.features = nn.Sequential(
@@ -39,6 +41,6 @@ class DQN(Classifier):
 
 
 @register_model("dqn", paper="Mnih et al. 2015", input_shape=(4, 84, 84))
-def dqn(num_classes: int = 18, in_channels: int = 4, input_size: tuple[int, int] = (84, 84)) -> DQN:
-    """DQN Q-network; `num_classes` is the number of actions; 1,693,362 parameters for 84x84x4 and 18 actions."""
-    return DQN(num_classes, in_channels, tuple(input_size))
+def dqn(num_actions: int = 18, in_channels: int = 4, input_size: tuple[int, int] = (84, 84)) -> DQN:
+    """DQN Q-network: one Q-value per action; 1,693,362 parameters for 84x84x4 frames and 18 actions."""
+    return DQN(num_actions, in_channels, tuple(input_size))

@@ -89,8 +89,11 @@ class GoogLeNet(Classifier):
 
     Reference count: 6,624,904 parameters for 224x224x3 inputs and 1000 classes without the auxiliary classifiers
     and 13,004,888 with them. These are torchvision's numbers, which this module reproduces with its defaults:
-    batch-normalised convolutions without bias (the paper predates batch norm) and 3x3 kernels in the "5x5" branch.
-    `branch5x5_kernel_size=5` restores the paper's 5x5 kernels. There is no local response normalisation.
+    batch-normalised convolutions without bias (the paper predates batch norm), 3x3 kernels in the "5x5" branch and
+    a 2x2/2 max pool before Inception 5a. `paper=True` gives Table 1's layout instead: 5x5 kernels in that branch
+    and a 3x3/2 max pool before 5a (both pools give 7x7 from 14x14; from a small input's 7x7, 3x3 rather than 4x4).
+    At 224x224 the receptive field of the last Inception module, 5b, is then the paper's 715 pixels; it is 379 with
+    the defaults and 699 with only `branch5x5_kernel_size=5`. There is no local response normalisation in either.
 
     With `aux_logits=True` two auxiliary classifiers read the outputs of 4a and 4d. `forward` always returns the main
     logits; in training mode it keeps the auxiliary logits, and `compute_loss` adds 0.3 times their cross-entropy.
@@ -104,13 +107,16 @@ class GoogLeNet(Classifier):
     Args:
         aux_logits: build the two auxiliary classifiers.
         dropout: dropout rate before the final classifier (the paper's 40%).
-        branch5x5_kernel_size: see `Inception`.
+        branch5x5_kernel_size: see `Inception`; None for 5 with `paper=True`, else 3.
+        paper: Table 1's kernels and pooling rather than torchvision's (the parameter count is that of
+            `branch5x5_kernel_size=5`: 7,005,832 for 1000 classes at 224x224x3 without the auxiliary classifiers).
     """
 
     aux_weight = 0.3
 
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, input_size: tuple[int, int] = (224, 224),
-                 aux_logits: bool = False, dropout: float = 0.4, branch5x5_kernel_size: int = 3):
+                 aux_logits: bool = False, dropout: float = 0.4, branch5x5_kernel_size: int | None = None,
+                 paper: bool = False):
         super().__init__()
         if is_small(input_size):
             self.stem = nn.Sequential(conv_bn(in_channels, 64, 3, padding=1), max_pool(),
@@ -119,11 +125,12 @@ class GoogLeNet(Classifier):
             self.stem = nn.Sequential(conv_bn(in_channels, 64, 7, stride=2, padding=3), max_pool(),
                                       conv_bn(64, 64, 1), conv_bn(64, 192, 3, padding=1), max_pool())
         # Split where the auxiliary classifiers read: after 4a and after 4d.
-        k = branch5x5_kernel_size
+        k = (5 if paper else 3) if branch5x5_kernel_size is None else branch5x5_kernel_size
         self.inception3, channels = self._modules_for(192, ("3a", "3b"), k)
         self.inception4a, channels = self._modules_for(channels, (max_pool(), "4a"), k)
         self.inception4d, channels = self._modules_for(channels, ("4b", "4c", "4d"), k)
-        self.inception5, channels = self._modules_for(channels, ("4e", max_pool(2), "5a", "5b"), k)
+        pool4 = max_pool(3 if paper else 2)  # Table 1: 3x3/2; torchvision: 2x2/2
+        self.inception5, channels = self._modules_for(channels, ("4e", pool4, "5a", "5b"), k)
         self.aux1 = AuxClassifier(512, num_classes) if aux_logits else None
         self.aux2 = AuxClassifier(528, num_classes) if aux_logits else None
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -174,6 +181,10 @@ class GoogLeNet(Classifier):
 
 @register_model("googlenet", paper="Szegedy et al. 2014", input_shape=(3, 224, 224))
 def googlenet(num_classes: int = 1000, in_channels: int = 3, input_size: tuple[int, int] = (224, 224),
-              aux_logits: bool = False, dropout: float = 0.4, branch5x5_kernel_size: int = 3) -> GoogLeNet:
-    """GoogLeNet (Inception v1), optional auxiliary classifiers; 6,624,904 parameters without them (1000 classes)."""
-    return GoogLeNet(num_classes, in_channels, tuple(input_size), aux_logits, dropout, branch5x5_kernel_size)
+              aux_logits: bool = False, dropout: float = 0.4, branch5x5_kernel_size: int | None = None,
+              paper: bool = False) -> GoogLeNet:
+    """GoogLeNet (Inception v1), optional auxiliary classifiers; 6,624,904 parameters without them (1000 classes).
+
+    `paper=True` gives Table 1's 5x5 kernels and 3x3/2 pooling before 5a in place of torchvision's 3x3 and 2x2/2.
+    """
+    return GoogLeNet(num_classes, in_channels, tuple(input_size), aux_logits, dropout, branch5x5_kernel_size, paper)

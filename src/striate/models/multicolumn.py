@@ -93,7 +93,7 @@ class CiresanColumn(Classifier):
         return self.hidden(self.features(x))
 
 
-class MultiColumn(nn.Module):
+class MultiColumn(Classifier):
     """An ensemble that feeds each column its own preprocessing of the input and averages their predictions.
 
     `forward` returns log(mean_i softmax(column_i(preprocess_i(x)))): logits whose softmax is the averaged

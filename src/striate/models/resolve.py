@@ -8,7 +8,7 @@ from typing import Any
 import torch.nn as nn
 
 from striate.errors import ConfigError, RunFolderError
-from striate.models._registry import create, get_entry
+from striate.models._registry import create, data_arguments, get_entry
 from striate.models.spec import build_spec, is_spec_path, load_spec
 
 
@@ -26,17 +26,25 @@ def build_model(architecture: dict[str, Any]) -> nn.Module:
         raise RunFolderError(f"Invalid architecture in model.json: missing key {error}.") from None
 
 
-def model_for_data(model: str, input_shape: tuple[int, ...], num_classes: int,
+def model_for_data(model: str, data: dict[str, Any] | tuple[int, ...], num_outputs: int,
                    model_args: dict[str, Any] | None = None) -> tuple[nn.Module, dict[str, Any]]:
-    """A zoo model or spec file sized for the data, and the `architecture` record that rebuilds it."""
+    """A zoo model or spec file built from the data's description, and the `architecture` record that rebuilds it.
+
+    Args:
+        model: zoo name or spec file.
+        data: `Dataset.describe()` (input kind, shape, vocabulary size), or an image input shape `(C, H, W)`.
+        num_outputs: classes, labels or targets: the width of the model's output.
+        model_args: further keyword arguments of the zoo model.
+    """
+    description = data if isinstance(data, dict) else {"input_kind": "image", "input_shape": list(data)}
     if is_spec_path(model):
         if model_args:
             raise ConfigError("Invalid `model_args` for a spec file: they apply to zoo models; put the arguments in "
                               f"the layers of {model} instead.")
-        built = build_spec(model, tuple(input_shape), num_classes)
+        built = build_spec(model, tuple(description["input_shape"]), num_outputs)
         return built, {"name": "spec", "spec": built.spec}
-    kwargs = {"num_classes": num_classes, "in_channels": input_shape[0], "input_size": list(input_shape[1:]),
-              **(model_args or {})}
+    kwargs = {**data_arguments(model, description, num_outputs), **(model_args or {})}
+    kwargs = {key: list(value) if isinstance(value, tuple) else value for key, value in kwargs.items()}
     return create(model, **kwargs), {"name": model, "kwargs": kwargs}
 
 
@@ -49,10 +57,14 @@ def check_model_name(model: str) -> None:
 
 
 def model_from_target(target: str, input_shape: tuple[int, ...] | None = None,
-                      num_classes: int = 10) -> tuple[nn.Module, tuple[int, ...]]:
+                      num_classes: int | None = None) -> tuple[nn.Module, tuple[int, ...]]:
     """The network behind `striate summary TARGET`: a run folder, a spec or run-config YAML file, or a zoo name.
 
-    Returns the model and the input shape to summarise it at (given, or the target's own default).
+    `input_shape` and `num_classes` default to the target's own: a zoo model's paper input and its entry function's
+    class count (1000 for AlexNet, so the count matches `striate models`), a spec's `input_shape` and `num_classes`
+    (10 when the spec has none). A run folder keeps its trained class count.
+
+    Returns the model and the input shape to summarise it at.
     """
     path = Path(target)
     if path.is_dir():
@@ -63,7 +75,8 @@ def model_from_target(target: str, input_shape: tuple[int, ...] | None = None,
     if is_spec_path(target):
         data = load_spec(target)
         if "layers" in data:
-            model = build_spec(data, input_shape, num_classes)
+            own = data.get("num_classes", 10)  # the old default keeps specs without `num_classes` summarisable
+            model = build_spec(data, input_shape, own if num_classes is None else num_classes)
             return model, tuple(model.spec["input_shape"])
         from striate.config import make_config
 
@@ -73,9 +86,12 @@ def model_from_target(target: str, input_shape: tuple[int, ...] | None = None,
     return _zoo(target, input_shape, num_classes, {})
 
 
-def _zoo(name: str, input_shape: tuple[int, ...] | None, num_classes: int,
+def _zoo(name: str, input_shape: tuple[int, ...] | None, num_classes: int | None,
          model_args: dict[str, Any]) -> tuple[nn.Module, tuple[int, ...]]:
     if is_spec_path(name):
         return model_from_target(name, input_shape, num_classes)
+    if input_shape is None and num_classes is None:  # the very model `striate models` counts
+        return create(name, **model_args), get_entry(name).input_shape
     shape = tuple(input_shape or get_entry(name).input_shape)
+    # A num_classes of None leaves the class count to `create`, which takes the entry function's own default.
     return model_for_data(name, shape, num_classes, model_args)[0], shape

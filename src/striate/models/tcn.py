@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch.nn.utils.parametrizations import weight_norm as apply_weight_norm
 
 from striate.errors import ConfigError
+from striate.models._base import Classifier
 from striate.models._registry import register_model
 
 
@@ -61,7 +62,7 @@ class TemporalBlock(nn.Module):
         return F.relu(self.residual(x) + self.shortcut(x))
 
 
-class TCN(nn.Module):
+class TCN(Classifier):
     """Stacked temporal blocks with dilation 2^i in block i, then a linear layer per time step.
 
     The receptive field is 1 + 2 (k - 1)(2^levels - 1) steps: 3,061 for the sequential-MNIST setting of the paper
@@ -78,6 +79,8 @@ class TCN(nn.Module):
         output: "last" or "sequence".
         weight_norm: weight normalisation (Salimans & Kingma 2016) on the causal convolutions, as in the paper.
     """
+
+    feature_layout = "temporal"
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, channels: tuple[int, ...] = (25,) * 8,
                  kernel_size: int = 7, dropout: float = 0.05, output: str = "last", weight_norm: bool = True):
@@ -102,9 +105,6 @@ class TCN(nn.Module):
         if self.output == "last":
             return self.head(features[:, :, -1])  # (N, C, L) -> (N, C) -> (N, K)
         return self.head(features.transpose(1, 2)).transpose(1, 2)  # (N, L, C) -> (N, L, K) -> (N, K, L)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
     def reset_classifier(self, num_classes: int) -> None:
         """A fresh output layer with `num_classes` outputs per step."""

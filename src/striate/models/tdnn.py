@@ -54,6 +54,7 @@ class TDNN(_TDNN):
     """
 
     conv = nn.Conv1d
+    feature_layout = "temporal"
 
     def __init__(self, num_classes: int = 3, in_channels: int = 16, hidden_channels: int = 8,
                  kernel_sizes: tuple[int, int] = (3, 5), act_layer: type[nn.Module] = nn.Sigmoid):
@@ -79,7 +80,7 @@ class TDNN2d(_TDNN):
         super().__init__(num_classes, in_channels, hidden_channels, kernel_sizes, act_layer)
 
 
-@register_model("tdnn", paper="Waibel et al. 1987", input_shape=(16, 15))
+@register_model("tdnn", paper="Waibel et al. 1987", input_shape=(16, 15), inputs=("signal",))
 def tdnn(num_classes: int = 3, in_channels: int = 16, input_size: tuple[int] = (15,), hidden_channels: int = 8,
          kernel_sizes: tuple[int, int] = (3, 5)) -> TDNN:
     """Time-delay neural network: 1-D convolution over time on (bands, frames) spectrograms, 515 parameters."""

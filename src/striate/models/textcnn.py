@@ -7,13 +7,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from striate.errors import ConfigError
+from striate.models._base import Classifier
 from striate.models._registry import register_model
 from striate.regularizers import max_norm_
 
 VARIANTS = ("rand", "static", "non-static", "multichannel")
 
 
-class TextCNN(nn.Module):
+class TextCNN(Classifier):
     """Word embeddings, parallel 1-D convolutions of several widths, max-over-time pooling, dropout, linear output.
 
     The paper's setting: 300-d embeddings, filter widths 3, 4, 5 with 100 maps each, ReLU, max-over-time pooling
@@ -28,7 +29,7 @@ class TextCNN(nn.Module):
     are padded. Float ids (as a generic loader may produce) are cast to integers. Output: `(N, K)` logits.
 
     Args:
-        vocab_size: number of embedding rows (the registry's `in_channels`).
+        vocab_size: number of embedding rows (the training vocabulary, padding and unknown tokens included).
         embedding_dim: embedding size.
         kernel_sizes: filter widths, in words.
         out_channels: feature maps per width.
@@ -38,6 +39,7 @@ class TextCNN(nn.Module):
 
     max_norm = 3.0
     padding_idx = 0
+    feature_layout = "vector"  # max-over-time pooling is part of the features: the widths give maps of unequal length
 
     def __init__(self, num_classes: int = 2, vocab_size: int = 18765, embedding_dim: int = 300,
                  kernel_sizes: tuple[int, ...] = (3, 4, 5), out_channels: int = 100, dropout: float = 0.5,
@@ -81,9 +83,6 @@ class TextCNN(nn.Module):
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(features))
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(tokens))
-
     def apply_constraints(self) -> int:
         """Rescale each output-layer weight vector to ||w||_2 <= `max_norm`; returns how many were rescaled."""
         return max_norm_(self.head, self.max_norm)
@@ -93,9 +92,9 @@ class TextCNN(nn.Module):
         self.head = nn.Linear(self.head.in_features, num_classes)
 
 
-@register_model("textcnn", paper="Kim 2014", input_shape=(56,))
-def textcnn(num_classes: int = 2, in_channels: int = 18765, input_size: tuple[int, ...] = (),
+@register_model("textcnn", paper="Kim 2014", input_shape=(56,), inputs=("tokens",))
+def textcnn(num_classes: int = 2, vocab_size: int = 18765, input_size: tuple[int, ...] = (56,),
             embedding_dim: int = 300, kernel_sizes: tuple[int, ...] = (3, 4, 5), out_channels: int = 100,
             dropout: float = 0.5, variant: str = "non-static") -> TextCNN:
-    """Text CNN on token ids (N, L); `in_channels` is the vocabulary size (MR: 18,765 words, 5,990,402 parameters)."""
-    return TextCNN(num_classes, in_channels, embedding_dim, tuple(kernel_sizes), out_channels, dropout, variant)
+    """Text CNN on token ids (N, L) from a vocabulary of `vocab_size` (MR: 18,765 words, 5,990,402 parameters)."""
+    return TextCNN(num_classes, vocab_size, embedding_dim, tuple(kernel_sizes), out_channels, dropout, variant)

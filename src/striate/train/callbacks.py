@@ -42,7 +42,7 @@ class Callback:
 
 
 class ProgressBar(Callback):
-    """A rich progress bar per epoch with running loss, accuracy and images/s.
+    """A rich progress bar per epoch with the running loss, the task's monitored metric and samples/s.
 
     Reading the running metrics synchronises with the device, so it happens every `refresh_every` steps only.
     """
@@ -64,21 +64,22 @@ class ProgressBar(Callback):
         self._seen += trainer.last_batch_size
         self._progress.advance(self._task)
         if trainer.batch_in_epoch % self.refresh_every == 0:
-            self._progress.update(self._task, stats=self._stats(trainer.running_metrics()))
+            self._progress.update(self._task, stats=self._stats(trainer.running_metrics(), trainer.task.monitor))
 
     def on_epoch_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
-        shown = {"loss": metrics["train_loss"], "accuracy": metrics.get("train_accuracy")}
-        text = self._stats(shown)
-        if "val_accuracy" in metrics:
-            text += f" val_acc {metrics['val_accuracy']:.4f}"
+        watched = trainer.task.monitor
+        text = self._stats({"loss": metrics["train_loss"], watched: metrics.get(f"train_{watched}")}, watched)
+        if f"val_{watched}" in metrics:
+            text += f" val_{watched} {metrics[f'val_{watched}']:.4f}"
         self._progress.update(self._task, stats=text)
         self._progress.stop()
 
-    def _stats(self, metrics: dict[str, float | None]) -> str:
+    def _stats(self, metrics: dict[str, float | None], watched: str | None = None) -> str:
         rate = self._seen / max(time.perf_counter() - self._start, 1e-9)
-        accuracy = metrics.get("accuracy")
-        text = f"loss {metrics['loss']:.4f}" + (f" acc {accuracy:.4f}" if accuracy is not None else "")
-        return f"{text} {rate:,.0f} img/s"
+        text = f"loss {metrics['loss']:.4f}"
+        if watched and watched != "loss" and metrics.get(watched) is not None:
+            text += f" {watched} {metrics[watched]:.4f}"
+        return f"{text} {rate:,.0f} samples/s"
 
 
 class MetricsLogger(Callback):
@@ -104,7 +105,8 @@ class EarlyStopping(Callback):
 
     Args:
         monitor: a key of the epoch metrics, e.g. "val_loss" or "val_accuracy".
-        mode: "min", "max", or "auto" (max for accuracies, min otherwise).
+        mode: "min" or "max" (the task says which: `Task.mode(monitor)`); "auto" guesses from the name (max for
+            accuracies and F1, min otherwise) for callers without a task.
         patience: epochs without improvement before stopping.
         min_delta: smallest change that counts as an improvement.
         restore_best: at the end of training, load the weights of the best epoch.
@@ -113,7 +115,8 @@ class EarlyStopping(Callback):
     def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 5, min_delta: float = 0.0,
                  restore_best: bool = True):
         self.monitor, self.patience, self.min_delta, self.restore_best = monitor, patience, min_delta, restore_best
-        self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
+        self.mode = ("max" if any(part in monitor for part in ("acc", "f1", "r2", "_ap")) else "min") \
+            if mode == "auto" else mode
         if self.mode not in {"min", "max"}:
             raise ConfigError(f"Invalid early-stopping `mode`: expected min, max or auto, received {mode!r}.")
         self.best: float | None = None

@@ -1,4 +1,4 @@
-"""`train()`: one configured job from data to a complete run folder."""
+"""`train()`: one configured job from data to a complete run folder, in named phases."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from rich.table import Table
 
 from striate._io import atomic_write_json, atomic_write_yaml
 from striate.config import RunConfig, load_config
-from striate.data import BatchLoader, Dataset, Splits, load_data
+from striate.data import BatchLoader, Dataset, Preprocess, Splits, load_data
 from striate.data.augment import build_augmentation
 from striate.errors import ConfigError, ShapeError, did_you_mean
 from striate.models.resolve import check_model_name, model_for_data
 from striate.regularizers import MaxNorm, WeightPenalty, param_groups_for_weight_decay
-from striate.report import plot_augmentations, plot_confusion, plot_curves
+from striate.report import plot_augmentations, plot_curves
 from striate.runs import Run, new_run_dir, save_model
-from striate.tasks import Task, create_task
+from striate.tasks import TASKS, Task, create_task
 from striate.train.callbacks import Callback, EarlyStopping, MetricsLogger, ProgressBar
 from striate.train.trainer import Trainer
 from striate.tta import check_tta
@@ -32,6 +32,10 @@ from striate.tta import check_tta
 def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callback] | None = None,
           console: Console | None = None, quiet: bool = False, **overrides: Any) -> Run:
     """Train a model as configured and return the loaded `Run`.
+
+    The phases, each a function below: resolve and check the options (`_prepare`), load the data (`load_splits`),
+    build the task and the model from the data's description (`build_task`, `build_for_data`), then a run folder,
+    loaders and the trainer, `fit`, and `_finish` (test evaluation, weights, results, plots, table).
 
     Args:
         config: a `RunConfig`, a path to a YAML config, or None for the defaults.
@@ -47,63 +51,127 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     cfg = _as_config(config, overrides).resolved()
     console = console or Console(stderr=True)
     started = time.perf_counter()
-    device = resolve_device(cfg.device)
-    check_model_name(cfg.model)  # fail on a misspelt name before spending seconds on the data
-    monitors = [f"{split}_{metric}" for split in ("val", "train") for metric in ("loss", "accuracy")]
-    if cfg.patience is not None and cfg.monitor not in monitors:
-        raise ConfigError(f"Invalid `monitor` {cfg.monitor!r} for early stopping: expected one of "
-                          f"{', '.join(monitors)}.{did_you_mean(cfg.monitor, monitors)}")
-    if cfg.patience is not None and cfg.monitor.startswith("val_") and cfg.val_split == 0:
-        raise ConfigError(f"Early stopping monitors `{cfg.monitor}` but `val_split` is 0: set a validation split "
-                          "(e.g. --val-split 0.1) or monitor a train_ metric.")
-    seed_everything(cfg.seed)
-    splits = _limited(load_data(cfg.data, val_split=cfg.val_split, seed=cfg.seed), cfg)
-    check_tta(cfg.tta, splits.train.input_shape)
-    if cfg.tta == "hflip" and not any("hflip" in str(item) for item in cfg.augment) and not quiet:
-        console.print("[yellow]note:[/] `tta: hflip` averages over mirror images, which helps only a model trained "
-                      "with `--augment hflip`; without it accuracy usually drops.")
-    model, architecture = build_for_data(cfg, splits.train)
-    channels_last = cfg.channels_last and len(splits.train.input_shape) == 3
+    device = _prepare(cfg)
+    splits = load_splits(cfg)
+    task = build_task(cfg, splits)
+    monitor = _check_monitor(cfg, task)
+    _check_data_options(cfg, splits, console, quiet)
+    model, architecture = build_for_data(cfg, splits.train, task)
+    channels_last = cfg.channels_last and splits.train.input_kind == "image"
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    task = create_task("classification", num_classes=splits.train.num_classes, loss=cfg.loss,
-                       label_smoothing=cfg.label_smoothing, class_weights=cfg.class_weights)
-    run_dir = new_run_dir(cfg.out, cfg.name or f"{Path(cfg.model).stem}-{cfg.data.split(':')[0]}")
+    augment = build_augmentation(cfg.augment, splits.train.input_shape) if cfg.augment else None
+    preprocess = Preprocess.from_description(splits.train.describe(), channels_last=channels_last)
+
+    run_dir = new_run_dir(cfg.out, cfg.name or f"{Path(cfg.model).stem}-{cfg.data.split(':')[0].split('?')[0]}")
     atomic_write_yaml(run_dir / "config.yaml", cfg.to_dict())
-
-    def loader(dataset: Dataset, batch_size: int, shuffle: bool = False) -> BatchLoader:
-        return BatchLoader(dataset, batch_size, shuffle=shuffle, device=device, channels_last=channels_last)
-
-    augment = build_augmentation(cfg.augment, splits.train.input_shape)
-    train_loader = loader(splits.train, cfg.batch_size, shuffle=True)
-    train_loader.augment = augment
     if augment is not None:
         plot_augmentations(splits.train.x[:8].float() / 255, augment, run_dir / "augmentations.png")
+
+    def loader(dataset: Dataset, batch_size: int, shuffle: bool = False) -> BatchLoader:
+        return BatchLoader(dataset, batch_size, shuffle=shuffle, device=device, preprocess=preprocess)
+
+    train_loader = loader(splits.train, cfg.batch_size, shuffle=True)
+    train_loader.augment = augment
     val_loader = loader(splits.val, cfg.eval_batch_size) if splits.val is not None else None
     builtin = [] if quiet else [ProgressBar(console)]
     if cfg.patience is not None:
-        builtin.append(EarlyStopping(cfg.monitor, "auto", cfg.patience, cfg.min_delta, cfg.restore_best))
+        builtin.append(EarlyStopping(monitor, task.mode(monitor), cfg.patience, cfg.min_delta, cfg.restore_best))
     trainer = make_trainer(cfg, model, task, len(train_loader), device,
                            [*builtin, MetricsLogger(run_dir / "metrics.jsonl"), *(callbacks or [])])
     if not quiet:
-        console.print(f"[bold]striate train[/] {cfg.model} on {cfg.data}: {len(splits.train):,} training / "
-                      f"{len(splits.val) if splits.val else 0:,} validation / {len(splits.test):,} test images, "
-                      f"{count_parameters(model):,} parameters, {device}")
+        console.print(f"[bold]striate train[/] {cfg.model} on {cfg.data} ({task.name}): {len(splits.train):,} "
+                      f"training / {len(splits.val) if splits.val else 0:,} validation / {len(splits.test):,} test "
+                      f"examples, {count_parameters(model):,} parameters, {device}")
     history = trainer.fit(train_loader, val_loader)
+    test_loader = loader(splits.test, cfg.eval_batch_size)
+    return _finish(cfg, run_dir, trainer, history, test_loader, splits, architecture, started, console, quiet)
 
-    test_metrics, state = trainer.evaluate(loader(splits.test, cfg.eval_batch_size), return_state=True)
-    save_model(run_dir, model, architecture, {**splits.train.describe(), "tta": cfg.tta})
-    results = {"test_loss": test_metrics["loss"], "test_accuracy": test_metrics["accuracy"],
+
+def _prepare(cfg: RunConfig) -> torch.device:
+    """Checks that need no data (a misspelt model name fails before seconds go into loading), then the seeds."""
+    device = resolve_device(cfg.device)
+    check_model_name(cfg.model)
+    check_tta(cfg.tta, (3, 1, 1))
+    if cfg.patience is not None and (cfg.monitor or "val_").startswith("val_") and cfg.val_split == 0 \
+            and cfg.val_data is None:
+        raise ConfigError(f"Early stopping monitors `{cfg.monitor or 'a validation metric'}` but `val_split` is 0: "
+                          "set a validation split (e.g. --val-split 0.1), give --val-data, or monitor a train_ metric.")
+    seed_everything(cfg.seed)
+    return device
+
+
+def load_splits(cfg: RunConfig) -> Splits:
+    """The configured data, split into training, validation and test parts (seeded), limited by the size options."""
+    splits = load_data(cfg.data, val_split=0.0 if cfg.val_data else cfg.val_split, seed=cfg.seed, split=cfg.split,
+                       test_data=cfg.test_data, val_data=cfg.val_data, options=cfg.data_args)
+    return _limited(splits, cfg)
+
+
+def build_task(cfg: RunConfig, splits: Splits) -> Task:
+    """The configured task (default: what the data declares), checked against the data, fitted to the training part."""
+    name = cfg.task or splits.train.default_task
+    task_class = TASKS.get(name)
+    if task_class is not None and task_class.target_kind != splits.train.target_kind:
+        raise ConfigError(f"Invalid `task` {name!r} for `{cfg.data}`: the {name} task needs {task_class.target_kind} "
+                          f"targets, the data has {splits.train.target_kind} targets; use --task "
+                          f"{splits.train.default_task} or other data.")
+    options = dict(cfg.task_args)
+    if cfg.loss is not None:
+        options["loss"] = cfg.loss
+    if name == "classification":
+        options.setdefault("label_smoothing", cfg.label_smoothing)
+        options.setdefault("class_weights", cfg.class_weights)
+    elif cfg.label_smoothing or cfg.class_weights:
+        raise ConfigError(f"Invalid `label_smoothing`/`class_weights` for the {name} task: they apply to "
+                          "classification only; remove them.")
+    return create_task(name, splits.train.classes, **options).fit(splits.train)
+
+
+def _check_monitor(cfg: RunConfig, task: Task) -> str:
+    """The metric early stopping watches: the configured one, or the task's on validation data."""
+    has_val = cfg.val_split > 0 or cfg.val_data is not None
+    monitor = cfg.monitor or f"{'val' if has_val else 'train'}_{task.monitor}"
+    splits = ("val", "train") if has_val else ("train",)
+    monitors = [f"{split}_{metric}" for split in splits for metric in task.metrics]
+    if cfg.patience is not None and monitor not in monitors:
+        raise ConfigError(f"Invalid `monitor` {monitor!r} for early stopping: expected one of "
+                          f"{', '.join(monitors)}.{did_you_mean(monitor, monitors)}")
+    return monitor
+
+
+def _check_data_options(cfg: RunConfig, splits: Splits, console: Console, quiet: bool) -> None:
+    check_tta(cfg.tta, splits.train.input_shape if splits.train.input_kind == "image" else (1, 1))
+    if cfg.augment and splits.train.input_kind != "image":
+        raise ConfigError(f"Invalid `augment` for {splits.train.input_kind} data: the batch augmentations are for "
+                          "images; remove --augment.")
+    if cfg.embeddings is not None and splits.train.input_kind != "tokens":
+        raise ConfigError(f"Invalid `embeddings` for {splits.train.input_kind} data: word vectors need text data.")
+    if cfg.tta == "hflip" and not any("hflip" in str(item) for item in cfg.augment) and not quiet:
+        console.print("[yellow]note:[/] `tta: hflip` averages over mirror images, which helps only a model trained "
+                      "with `--augment hflip`; without it accuracy usually drops.")
+
+
+def _finish(cfg: RunConfig, run_dir: Path, trainer: Trainer, history: list[dict[str, float]], test_loader: BatchLoader,
+            splits: Splits, architecture: dict[str, Any], started: float, console: Console, quiet: bool) -> Run:
+    """Evaluate on the test part, then write the weights, model.json, results.json and the pictures."""
+    task, model = trainer.task, trainer.model
+    test_metrics, state = trainer.evaluate(test_loader, return_state=True)
+    save_model(run_dir, model, architecture, {**splits.train.describe(), "tta": cfg.tta, "task": task.describe()})
+    if "vocabulary" in splits.train.meta:
+        splits.train.meta["vocabulary"].save(run_dir / "vocab.json")
+    results = {**{f"test_{key}": value for key, value in test_metrics.items()}, "task": task.name,
                "epochs_completed": trainer.epoch, "stop_reason": trainer.stop_reason or "completed all epochs",
                "weights_from_epoch": trainer.restored_epoch or trainer.epoch,
                "parameters": count_parameters(model), "wall_seconds": time.perf_counter() - started,
-               "device": str(device), "train_images": len(splits.train), "test_images": len(splits.test)}
+               "device": str(trainer.device), "train_examples": len(splits.train), "test_examples": len(splits.test),
+               "test_details": task.details(state)}
     atomic_write_json(run_dir / "results.json", results)
-    plot_curves(history, run_dir / "curves.png")
-    plot_confusion(state["confusion"].cpu().numpy(), splits.train.classes, run_dir / "confusion.png",
-                   title=f"{cfg.model} on {cfg.data}: test accuracy {test_metrics['accuracy']:.2%}")
+    plot_curves(history, run_dir / "curves.png", metric=task.monitor)
+    headline = ", ".join(f"{label} {value}" for label, value in task.summary_rows(test_metrics)[:1])
+    task.plots(state, run_dir, title=f"{cfg.model} on {cfg.data}: test {headline}")
     if not quiet:
-        console.print(results_table(results, run_dir))
-    return Run(run_dir, device)
+        console.print(results_table(results, run_dir, task))
+    return Run(run_dir, trainer.device)
 
 
 def make_trainer(cfg: RunConfig, model: nn.Module, task: Task, steps_per_epoch: int, device: torch.device,
@@ -144,31 +212,44 @@ def seed_everything(seed: int) -> None:
 
 
 def _limited(splits: Splits, cfg: RunConfig) -> Splits:
-    """Seeded subsets when `train_size` / `test_size` ask for fewer images than the dataset has."""
-    def take(dataset: Dataset, size: int | None) -> Dataset:
-        if size is None or size >= len(dataset):
-            return dataset
-        return dataset.subset(torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.seed))[:size])
-
-    splits.train, splits.test = take(splits.train, cfg.train_size), take(splits.test, cfg.test_size)
+    """Seeded subsets when `train_size` / `test_size` ask for fewer examples than the dataset has."""
+    splits.train = splits.train.seeded_subset(cfg.train_size, cfg.seed)
+    splits.test = splits.test.seeded_subset(cfg.test_size, cfg.seed)
     return splits
 
 
-def build_for_data(cfg: RunConfig, train: Dataset) -> tuple[nn.Module, dict[str, Any]]:
-    """The configured model sized for the data, and the `architecture` record that rebuilds it."""
+def build_for_data(cfg: RunConfig, train: Dataset, task: Task) -> tuple[nn.Module, dict[str, Any]]:
+    """The configured model built from the data's description, and the `architecture` record that rebuilds it.
+
+    A dry run on two examples checks now, not mid-training, that the model takes the data and that its output suits
+    the task.
+    """
     shape = "x".join(map(str, train.input_shape))
+    description = {**train.describe(), "vocab_size": train.vocab_size}
     try:
-        model, architecture = model_for_data(cfg.model, train.input_shape, train.num_classes, cfg.model_args)
+        model, architecture = model_for_data(cfg.model, description, task.num_outputs, cfg.model_args)
         with torch.no_grad():
-            output = model.eval()(torch.zeros(2, *train.input_shape))  # dry run: fail now, not mid-training
+            sample = Preprocess.from_description(description)(train.x[:2])
+            output = model.eval()(sample)
     except RuntimeError as error:
         first = str(error).splitlines()[0]
         raise ShapeError(f"Model `{cfg.model}` cannot take inputs of shape {shape} from `{cfg.data}`: {first}; "
-                         "choose a model for this input size or resize the images.") from None
-    if tuple(output.shape) != (2, train.num_classes):
-        raise ShapeError(f"Model `{cfg.model}` returned shape {tuple(output.shape)} for input {shape}: expected "
-                         f"(N, {train.num_classes}) logits for the {train.num_classes} classes.")
+                         "choose a model for this input size or resize the inputs.") from None
+    task.check_output(tuple(output.shape), cfg.model)
+    if cfg.embeddings is not None:
+        _load_word_vectors(model, cfg.embeddings, train)
     return model.train(), architecture
+
+
+def _load_word_vectors(model: nn.Module, path: str, train: Dataset) -> None:
+    from striate.data.text import read_word_vectors
+
+    if not hasattr(model, "load_embeddings"):
+        raise ConfigError(f"Invalid `embeddings` for model `{type(model).__name__}`: only the Text CNN takes "
+                          "pretrained word vectors.")
+    vectors, found = read_word_vectors(path, train.meta["vocabulary"], model.embedding.embedding_dim)
+    model.load_embeddings(vectors)
+    train.meta["embeddings_found"] = found
 
 
 def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -203,10 +284,10 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def results_table(results: dict[str, Any], run_dir: Path) -> Table:
+def results_table(results: dict[str, Any], run_dir: Path, task: Task) -> Table:
     table = Table(title=f"run saved to {run_dir}", show_header=False)
-    table.add_row("test accuracy", f"{results['test_accuracy']:.2%}")
-    table.add_row("test loss", f"{results['test_loss']:.4f}")
+    for label, value in task.summary_rows(results, prefix="test_"):
+        table.add_row(f"test {label}", value)
     table.add_row("epochs", f"{results['epochs_completed']} ({results['stop_reason']})")
     table.add_row("wall time", f"{results['wall_seconds']:.1f} s")
     table.add_row("parameters", f"{results['parameters']:,}")

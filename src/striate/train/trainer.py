@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from striate.data.loader import BatchLoader
+from striate.models._base import apply_model_constraints, model_loss
 from striate.tasks import Task
 from striate.train.callbacks import Callback
 from striate.tta import tta_logits
@@ -69,7 +70,7 @@ class Trainer:
             train_metrics = self.train_epoch(train)
             seconds = time.perf_counter() - start
             metrics = {"epoch": self.epoch + 1, "step": self.step, "lr": self.optimizer.param_groups[0]["lr"],
-                       "epoch_seconds": seconds, "train_images_per_second": len(train.dataset) / seconds}
+                       "epoch_seconds": seconds, "train_samples_per_second": len(train.dataset) / seconds}
             metrics.update({f"train_{key}": value for key, value in train_metrics.items()})
             if val is not None:
                 metrics.update({f"val_{key}": value for key, value in self.evaluate(val).items()})
@@ -83,47 +84,42 @@ class Trainer:
         self.model.train()
         self._running = self.task.new_state(self.device)
         for self.batch_in_epoch, (x, y) in enumerate(loader, start=1):
-            with self._autocast():
-                output = self.model(x)
-                loss = self._loss(output, y)
-            objective = loss + sum(penalty(self.model) for penalty in self.penalties) if self.penalties else loss
-            self.optimizer.zero_grad(set_to_none=True)
-            objective.backward()
-            self.optimizer.step()
-            self._constrain()
-            if self.scheduler is not None:
-                self.scheduler.step()
-            self.step += 1
-            self.last_batch_size = y.shape[0]
+            output, loss = self.training_step(x, y)
             self.task.update(self._running, output, y, loss)
             self._call("on_batch_end")
         return self.task.compute(self._running)
 
-    @torch.inference_mode()
-    def evaluate(self, loader: BatchLoader, *, return_state: bool = False):
-        """Metrics of the model on `loader` (no gradient); with `return_state` also the raw task state."""
-        self.model.eval()
-        state = self.task.new_state(self.device)
-        for x, y in loader:
-            with self._autocast():
-                output = tta_logits(self.model, x, self.tta)
-                loss = self._loss(output, y)
-            self.task.update(state, output.float(), y, loss.float())
-        metrics = self.task.compute(state)
-        return (metrics, state) if return_state else metrics
+    def training_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step on a prepared batch; returns the output and the (unpenalised) loss.
 
-    def _loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The task's loss, unless the model brings its own (`compute_loss`, e.g. a capsule network's margin loss)."""
-        custom = getattr(self.model, "compute_loss", None)
-        return custom(output, target) if custom is not None else self.task.loss(output, target)
-
-    def _constrain(self) -> None:
-        """Configured constraints, then the model's own (`apply_constraints`, e.g. the Text CNN's max-norm)."""
+        The seam later loops override or call: everything per batch happens here, so a subclass (or a loop that is
+        not an epoch over a dataset) keeps the trainer's state, callbacks and checkpoints.
+        """
+        with self._autocast():
+            output = self.model(x)
+            loss = self.loss(output, y)
+        objective = loss + sum(penalty(self.model) for penalty in self.penalties) if self.penalties else loss
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        self.optimizer.step()
         for constrain in self.constraints:
             constrain(self.model)
-        own = getattr(self.model, "apply_constraints", None)
-        if own is not None:
-            own()
+        apply_model_constraints(self.model)  # the model's own (a Text CNN's max-norm)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.step += 1
+        self.last_batch_size = y.shape[0]
+        return output, loss
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The model's own loss where it brings one (a capsule network's margin loss), else the task's."""
+        own = model_loss(self.model, output, target)
+        return own if own is not None else self.task.loss(output, target)
+
+    def evaluate(self, loader: BatchLoader, *, return_state: bool = False):
+        """Metrics of the model on `loader` (no gradient); with `return_state` also the raw task state."""
+        metrics, state = evaluate_model(self.model, self.task, loader, tta=self.tta, autocast=self._autocast)
+        return (metrics, state) if return_state else metrics
 
     def running_metrics(self) -> dict[str, float]:
         """The current epoch's training metrics so far (synchronises with the device)."""
@@ -175,3 +171,22 @@ class Trainer:
             torch.cuda.set_rng_state_all(rng["cuda"])
         random.setstate(rng["python"])
         np.random.set_state(rng["numpy"])
+
+
+@torch.inference_mode()
+def evaluate_model(model: nn.Module, task: Task, loader: BatchLoader, *, tta: str = "none",
+                   autocast: Callable[[], Any] = nullcontext) -> tuple[dict[str, float], dict[str, Any]]:
+    """The one evaluation loop: training-time validation, the test split, `striate evaluate` and `Run.evaluate`.
+
+    The loss is the one training minimises (the model's own where it brings one), so every caller reports the same
+    numbers for the same run. Returns the task's metrics and its raw state (for details and plots).
+    """
+    model.eval()
+    state = task.new_state(loader.device)
+    for x, y in loader:
+        with autocast():
+            output = tta_logits(model, x, tta)
+            own = model_loss(model, output, y)
+            loss = own if own is not None else task.loss(output, y)
+        task.update(state, output.float(), y, loss.float())
+    return task.compute(state), state
