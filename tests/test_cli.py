@@ -77,6 +77,15 @@ def test_predict_png_top_k(fashion_run, tmp_path):
     (["train", "--data", "folder:/no/such/striate/path"], r"Image folder not found"),
     (["evaluate", "/no/such/striate/path/run"], r"Run folder not found"),
     (["predict", "/no/such/striate/path/run", "x.png"], r"Run folder not found"),
+    (["train", "--data", "ucr:GunPoit"], r"Unknown bundled data set `GunPoit`.*Did you mean `GunPoint`\?"),
+    (["train", "--data", "ucr:GunPoint?unequal=stretch"], r"Invalid `unequal` 'stretch': expected one of pad"),
+    (["train", "--data", "text:/no/such/striate/file.txt"], r"/no/such/striate/file.txt"),
+    (["train", "--data", "digits", "--task", "regresion"], r"Unknown task `regresion`.*Did you mean `regression`\?"),
+    (["train", "--data", "digits", "--loss", "pinball"], r"Invalid `loss` 'pinball' for the classification task"),
+    (["train", "--data", "digits", "--model-args", "dropout"], r"Invalid `--model-args` 'dropout': expected KEY=VALUE"),
+    (["train", "--data", "ucr:GunPoint", "--augment", "crop"], r"Invalid `augment` for signal data"),
+    (["train", "--data", "digits", "--patience", "2", "--monitor", "val_mae"],
+     r"Invalid `monitor` 'val_mae' for early stopping: expected one of val_loss, val_accuracy"),
 ])
 def test_user_errors_are_one_line_with_exit_code_2(args, message):
     result = invoke(*args)
@@ -131,3 +140,19 @@ def test_summary_of_a_zoo_model_a_run_and_a_bad_input(fashion_run):
     assert from_run.exit_code == 0 and "61,706" in from_run.stdout
     bad = invoke("summary", "lenet5", "--input", "1xa")
     assert bad.exit_code == 2 and "expected sizes joined by x" in bad.stderr
+
+
+def test_datasets_lists_the_registry_with_kinds():
+    result = invoke("datasets", "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert {"ucr:NAME", "text:PATH", "csv:PATH", "npz:PATH", "folder:PATH", "digits-attributes"} <= set(rows)
+    assert rows["text:PATH"]["kinds"].startswith("tokens") and rows["ucr:NAME"]["kinds"].startswith("signal")
+
+
+def test_mapping_flags_are_read_as_yaml_values(tmp_path):
+    result = invoke("train", "--data", "digits", "--model", "convnet", "--model-args", "widths=[4,8]",
+                    "--model-args", "depth=1", "--epochs", "1", "--out", tmp_path, "-q")
+    assert result.exit_code == 0, result.stderr
+    info = json.loads((Path(result.stdout.strip()) / "model.json").read_text())
+    assert info["architecture"]["kwargs"]["widths"] == [4, 8] and info["architecture"]["kwargs"]["depth"] == 1

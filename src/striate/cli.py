@@ -32,12 +32,34 @@ def user_errors():
 
 def train(config: Path | None = None, quiet: bool = False, **flags) -> None:
     """Train a network and write a run folder (weights, config, metrics, plots)."""
-    from striate.config import load_config
+    from striate.config import RunConfig, load_config
     from striate.train.job import train as run_training
 
     with user_errors():
+        for name, field in RunConfig.model_fields.items():
+            if typing.get_origin(field.annotation) is dict and flags.get(name) is not None:
+                flags[name] = _mapping(name, flags[name])
         run = run_training(load_config(config, **flags), console=console, quiet=quiet)
     typer.echo(str(run.path))
+
+
+def _mapping(name: str, items: list[str]) -> dict:
+    """`--model-args widths=[16,32] --model-args dropout=0.2` -> {"widths": [16, 32], "dropout": 0.2} (YAML values)."""
+    import yaml
+
+    from striate.errors import ConfigError
+
+    result = {}
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise ConfigError(f"Invalid `--{name.replace('_', '-')}` {item!r}: expected KEY=VALUE, e.g. "
+                              f"--{name.replace('_', '-')} dropout=0.2.")
+        try:
+            result[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"Invalid `--{name.replace('_', '-')}` {item!r}: the value is not valid YAML.") from None
+    return result
 
 
 def _cli_type(annotation) -> type | None:
@@ -49,6 +71,8 @@ def _cli_type(annotation) -> type | None:
         return str
     if typing.get_origin(annotation) is list:
         return list[float] if args == [float] else list[str]
+    if typing.get_origin(annotation) is dict:
+        return list[str]  # repeatable KEY=VALUE, parsed by `_mapping`
     return annotation if annotation in (int, float, str, bool) else None
 
 
@@ -64,7 +88,7 @@ def _train_signature() -> inspect.Signature:
     for name, field in RunConfig.model_fields.items():
         kind = _cli_type(field.annotation)
         if kind is None:
-            continue  # mappings (model_args) are set in YAML only
+            continue
         flag = "--" + name.replace("_", "-")
         default = field.get_default(call_default_factory=True)
         decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
@@ -180,16 +204,18 @@ def list_models_command(as_json: bool = typer.Option(False, "--json", help="prin
     """List the architectures `--model` accepts, with their paper, default input and parameter count."""
     from striate.models import list_models
 
-    rows = [{"name": e.name, "paper": e.paper, "input": "x".join(map(str, e.input_shape)),
-             "parameters": _count_on_meta(e.name), "description": e.description} for e in list_models()]
+    rows = [{"name": e.name, "paper": e.paper, "inputs": ", ".join(e.inputs),
+             "input": "x".join(map(str, e.input_shape)), "parameters": _count_on_meta(e.name),
+             "description": e.description} for e in list_models()]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title="striate models (parameters at the default input and class count)")
-    for column in ("name", "paper", "input", "parameters", "description"):
+    for column in ("name", "paper", "inputs", "input", "parameters", "description"):
         table.add_column(column, justify="right" if column == "parameters" else "left")
     for row in rows:
-        table.add_row(row["name"], row["paper"], row["input"], f"{row['parameters']:,}", row["description"])
+        table.add_row(row["name"], row["paper"], row["inputs"], row["input"], f"{row['parameters']:,}",
+                      row["description"])
     Console(width=max(Console().width, 160)).print(table)
 
 

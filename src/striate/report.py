@@ -100,10 +100,11 @@ def plot_per_label(per_label: dict[str, dict], path: str | Path, title: str = ""
     for offset, key in zip((-0.27, 0.0, 0.27), ("precision", "recall", "f1"), strict=True):
         axis.bar(positions + offset, [per_label[n][key] for n in names], width=0.27, label=key)
     axis.set_xticks(positions, names, rotation=45, ha="right")
-    axis.set_ylim(0, 1)
+    axis.set_ylim(0, 1.15)
+    axis.set_yticks(np.linspace(0, 1, 6))
     axis.set_ylabel("score at the decision threshold")
     axis.set_title(title or "per-label scores")
-    axis.legend()
+    axis.legend(loc="upper center", ncols=3, frameon=False)
     axis.grid(alpha=0.3, axis="y")
     return _save(figure, path)
 

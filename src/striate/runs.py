@@ -29,7 +29,7 @@ from striate._io import atomic_write, atomic_write_json
 from striate.errors import RunFolderError
 
 if TYPE_CHECKING:
-    from striate.data.preprocess import Preprocess
+    from striate.data.preprocess import Pipeline, Preprocess
     from striate.tasks import Task
 
 RUN_FORMAT = "striate.run/1"
@@ -146,15 +146,20 @@ class Run:
         """Raw inputs `(N, *input_shape)` (uint8 images, floats, token ids) -> model inputs on the run's device."""
         return self.preprocessor(x)
 
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        """Raw inputs -> model outputs: the preprocessing, the model and its test-time augmentation in one module."""
+        from striate.data.preprocess import Pipeline
+
+        return Pipeline(self.preprocessor, self.model, self.tta)
+
     @torch.inference_mode()
     def outputs(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """The task's predictions `(N, K)` (probabilities, scores or values) for raw inputs `(N, *input_shape)`."""
         from striate.models._base import output_kind
-        from striate.tta import tta_logits
 
         kind = output_kind(self.model)
-        chunks = [self.task.predict(tta_logits(self.model, self.preprocess(part), self.tta), kind).cpu()
-                  for part in torch.split(x, batch_size)]
+        chunks = [self.task.predict(self.pipeline(part), kind).cpu() for part in torch.split(x, batch_size)]
         return torch.cat(chunks) if chunks else torch.zeros(0, len(self.classes))
 
     def predict_proba(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:

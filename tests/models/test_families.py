@@ -27,7 +27,9 @@ def test_lenet5_classic_connects_c3_as_table_1_and_outputs_negative_distances():
     assert [tuple(torch.nonzero(row).flatten().tolist()) for row in connected] == list(C3_TABLE)
     assert model.features[4].weight.numel() + model.features[4].bias.numel() == 1516
     features = model.forward_features(torch.randn(2, 1, 32, 32))
-    expected = -((features[:, None, :] - model.head.codes) ** 2).sum(-1)
+    assert features.shape == (2, 120, 1, 1)  # C5
+    f6 = model.hidden(features.flatten(1))  # (N, 84)
+    expected = -((f6[:, None, :] - model.head.codes) ** 2).sum(-1)
     torch.testing.assert_close(model.forward_head(features), expected)
     assert set(model.head.codes.unique().tolist()) == {-1.0, 1.0}
     assert create("lenet5_classic", input_size=(28, 28))(torch.randn(2, 1, 28, 28)).shape == (2, 10)
@@ -179,13 +181,14 @@ def test_textcnn_max_norm_and_variants():
 def test_c3d_reaches_512x1x4x4_on_16_frame_112_pixel_clips():
     with torch.device("meta"):
         model = C3D()
-        assert model.features(torch.zeros(1, 3, 16, 112, 112)).shape == (1, 512 * 1 * 4 * 4)
+        assert model.features(torch.zeros(1, 3, 16, 112, 112)).shape == (1, 512, 1, 4, 4)
 
 
 def test_cnn_lstm_reads_every_frame():
     model = create("cnn_lstm", num_classes=5, average=False).eval()
     x = torch.randn(2, 3, 6, 20, 20)
-    assert model.forward_features(x).shape == (2, 6, 256)
+    assert model.forward_features(x).shape == (2, 256, 6, 2, 2)  # 20 -> 10 -> 5 -> 3 -> 2
+    assert model.lstm_states(model.forward_features(x)).shape == (2, 6, 256)
     changed = x.clone()
     changed[:, :, 0] += 1  # the first frame still reaches the last LSTM state
     assert not torch.allclose(model(x), model(changed))
@@ -196,7 +199,7 @@ def test_cnn_lstm_reads_every_frame():
 
 def test_dqn_maps_frame_stacks_to_one_value_per_action():
     model = create("dqn", num_actions=6)
-    assert model.features(torch.zeros(1, 4, 84, 84)).shape == (1, 64 * 7 * 7)
+    assert model.features(torch.zeros(1, 4, 84, 84)).shape == (1, 64, 7, 7)
     assert model(torch.randn(3, 4, 84, 84)).shape == (3, 6)
 
 

@@ -238,7 +238,8 @@ def test_classifier_interface_and_reset_classifier():
                                    {"type": "linear", "out_features": 10}, "log_softmax"]}, (1, 6, 6))
     x = torch.randn(2, 1, 6, 6)
     torch.testing.assert_close(model(x), model.forward_head(model.forward_features(x)))
-    assert model.forward_features(x).shape == (2, 8) and model.num_classes is None
+    assert model.forward_features(x).shape == (2, 4, 4, 4) and model.num_classes is None  # stops before flatten
+    assert (model.map_layers, model.feature_layout) == (1, "spatial")
     features = model.features
     model.reset_classifier(3)
     assert model.features is features and model(x).shape == (2, 3) and model.spec["num_classes"] == 3

@@ -205,7 +205,8 @@ def _align_inputs(part: Dataset, reference: dict[str, Any], spec: str) -> Datase
         from striate.data.textdata import encode_like
 
         return encode_like(part, reference["vocabulary"], shape[0])
-    if part.input_kind == "signal" and part.input_shape[0] == shape[0] and reference.get("variable_length"):
+    if part.input_kind == "signal" and part.input_shape[0] == shape[0] and (
+            reference.get("variable_length") or part.meta.get("unequal") == "resample"):
         from striate.data.timeseries import fit_length
 
         return fit_length(part, shape[-1])

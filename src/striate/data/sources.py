@@ -110,6 +110,24 @@ def _digits(location: None) -> Splits:
     return load_digits()
 
 
+DIGIT_ATTRIBUTES = {"even": {0, 2, 4, 6, 8}, "prime": {2, 3, 5, 7}, "at_least_5": {5, 6, 7, 8, 9},
+                    "closed_loop": {0, 6, 8, 9}}
+"""The multi-label attributes of `digits-attributes`: which digits have each property."""
+
+
+@register_dataset("digits-attributes", kinds="image, multilabel",
+                  description="scikit-learn's 8x8 digits labelled with four attributes each (even, prime, at_least_5, "
+                              "closed_loop): a multi-label set")
+def _digits_attributes(location: None) -> Splits:
+    splits = load_digits()
+    for part in (splits.train, splits.test):
+        attributes = torch.tensor([[float(int(part.classes[d]) in digits) for digits in DIGIT_ATTRIBUTES.values()]
+                                   for d in part.y.tolist()])  # (N, 4) multi-hot
+        part.y, part.classes, part.target_kind = attributes, list(DIGIT_ATTRIBUTES), "multilabel"
+        part.name = "digits-attributes"
+    return splits
+
+
 def load_digits(test_fraction: float = 0.2) -> Splits:
     """scikit-learn's 8x8 digits, scaled from 0..16 to uint8 `(N, 1, 8, 8)`, with a stratified seeded test split."""
     from sklearn.datasets import load_digits as sklearn_digits

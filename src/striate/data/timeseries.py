@@ -28,9 +28,7 @@ NORMALIZE = ("channel", "series", "none")
                               "CardanoSentiment, ...); options unequal=pad|resample|truncate, normalize=channel|series")
 def _ucr(location: str, unequal: str = "pad", normalize: str = "channel", length: int | None = None) -> Splits:
     paths = find_bundled(location)
-    train = from_table(read_ts(paths["train"]), location, unequal, normalize, length)
-    test = from_table(read_ts(paths["test"]), location, unequal, normalize, length)
-    return Splits(train=train, test=test)
+    return _both(read_ts(paths["train"]), read_ts(paths["test"]), location, unequal, normalize, length)
 
 
 @register_dataset("ts", location="PATH", kinds="signal, class | real",
@@ -60,11 +58,23 @@ def _series_csv(location: str, label_column: str = "label", target: str = "class
 def _pair(location: str, read, unequal: str, normalize: str, length: int | None) -> Splits | Dataset:
     path = Path(location)
     name = path.stem.removesuffix("_TRAIN")
-    train = from_table(read(path), name, unequal, normalize, length)
     partner = path.with_name(path.name.replace("_TRAIN", "_TEST"))
     if "_TRAIN" in path.name and partner.is_file():
-        return Splits(train=train, test=from_table(read(partner), name, unequal, normalize, length))
-    return train
+        return _both(read(path), read(partner), name, unequal, normalize, length)
+    return from_table(read(path), name, unequal, normalize, length)
+
+
+def _both(train: SeriesTable, test: SeriesTable, name: str, unequal: str, normalize: str,
+          length: int | None) -> Splits:
+    """Train and test parts stacked to one length: the longest of both (pad), the training one (resample), or the
+    shortest of both (truncate)."""
+    if length is None:
+        train_lengths = [s.shape[-1] for s in train.series]
+        test_lengths = [s.shape[-1] for s in test.series]
+        length = {"pad": max(train_lengths + test_lengths), "resample": max(train_lengths),
+                  "truncate": min(train_lengths + test_lengths)}.get(unequal)
+    return Splits(train=from_table(train, name, unequal, normalize, length),
+                  test=from_table(test, name, unequal, normalize, length))
 
 
 def from_table(table: SeriesTable, name: str, unequal: str = "pad", normalize: str = "channel",
@@ -81,7 +91,7 @@ def from_table(table: SeriesTable, name: str, unequal: str = "pad", normalize: s
     y, classes, kind = _targets(table)
     return Dataset(torch.from_numpy(x), y, classes, name=name, input_kind="signal", target_kind=kind,
                    normalization=normalize, lengths=torch.from_numpy(lengths) if variable else None,
-                   meta={"source": table.source})
+                   meta={"source": table.source, "unequal": unequal})
 
 
 def _targets(table: SeriesTable) -> tuple[torch.Tensor, list[str] | None, str]:
@@ -104,10 +114,14 @@ def _label_order(label: str):
 
 
 def fit_length(part: Dataset, length: int) -> Dataset:
-    """`part` padded with NaN or cut to `length` steps (to match the training data's length)."""
+    """`part` brought to `length` steps to match the training data: resampled (linear interpolation from the first
+    to the last step) when it was loaded with `unequal=resample`, otherwise padded with NaN or cut."""
     x = part.x
     if x.shape[-1] == length:
         return part
+    if part.meta.get("unequal") == "resample":
+        resampled = torch.nn.functional.interpolate(x, size=length, mode="linear", align_corners=True)
+        return replace(part, x=resampled, lengths=None)
     if x.shape[-1] > length:
         fitted = x[..., :length]
     else:

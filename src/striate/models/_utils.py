@@ -32,6 +32,17 @@ def flat_features(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     return output_shape(module, input_shape)[1:].numel()
 
 
+def run_layers(layers: nn.Sequential, x: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    """`layers[start:stop](x)` without building a new `nn.Sequential` on every call.
+
+    The zoo keeps a network's layers in one `nn.Sequential` (its state_dict keys, `features.3.weight`, are what saved
+    runs hold) even where `forward_features` stops partway through it, as before a hidden layer that follows a flatten.
+    """
+    for layer in list(layers)[start:stop]:
+        x = layer(x)
+    return x
+
+
 def dense_relu_dropout(in_features: int, hidden: int, dropout: float) -> nn.Sequential:
     """The VGG/C3D classifier trunk: two fully connected layers of `hidden` units, each followed by ReLU and dropout."""
     return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),

@@ -29,7 +29,8 @@ class AlexNet(Classifier):
     FC layer then reads the 256x2x2 map. Nothing is upsampled and torchvision's adaptive 6x6 average pool is dropped:
     the classifier reads the map the convolutions produce (6x6 at 224x224).
 
-    Input: `(N, C, H, W)`. Output: `(N, K)` logits.
+    Input: `(N, C, H, W)`. Features: `(N, 256, H', W')`, the map after the third pool (6x6 at 224x224, 2x2 at
+    28x28). Output: `(N, K)` logits.
 
     Args:
         dropout: dropout rate before each hidden FC layer.
@@ -47,7 +48,6 @@ class AlexNet(Classifier):
             *conv_relu(64, 192, 5, padding=2), *norm, overlapping_max_pool2d(3, 2),
             *conv_relu(192, 384, 3, padding=1), *conv_relu(384, 256, 3, padding=1), *conv_relu(256, 256, 3, padding=1),
             overlapping_max_pool2d(3, 2),
-            nn.Flatten(),  # (N, 256, H, W) -> (N, 256 * H * W)
         )
         flat = flat_features(self.features, (in_channels, *input_size))
         self.hidden = nn.Sequential(nn.Dropout(dropout), nn.Linear(flat, hidden), nn.ReLU(inplace=True),
@@ -55,7 +55,11 @@ class AlexNet(Classifier):
         self.head = nn.Linear(hidden, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hidden(self.features(x))
+        """`(N, C, H, W)` -> `(N, 256, H', W')`."""
+        return self.features(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.hidden(features.flatten(1)))  # (N, 256, H', W') -> (N, 256 * H' * W') -> (N, K)
 
 
 @register_model("alexnet", paper="Krizhevsky et al. 2012", input_shape=(3, 224, 224))

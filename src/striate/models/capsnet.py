@@ -39,7 +39,12 @@ class CapsNet(Classifier):
     masked to zero). The paper's decoder ends in a sigmoid for [0, 1] pixels; striate's loader standardises images,
     so the default output is linear (`sigmoid_output=True` restores the paper's).
 
-    Input: `(N, C, H, W)`, H, W >= 17. Output: `(N, K)` capsule lengths in [0, 1).
+    The features are the primary capsules `(N, I, 8)` (`feature_layout` "capsules"), the last layer before routing;
+    `forward_head` routes them to the class capsules and returns their lengths. The training-time cache is split the
+    same way: `forward_features` keeps the input (the reconstruction target), `forward_head` the class capsules.
+
+    Input: `(N, C, H, W)`, H, W >= 17. Features: `(N, I, 8)`, I = 32 x 6 x 6 = 1,152 on 28x28. Output: `(N, K)`
+    capsule lengths in [0, 1).
 
     Args:
         routing_iterations: rounds of routing by agreement (3 in the paper).
@@ -47,6 +52,8 @@ class CapsNet(Classifier):
         sigmoid_output: end the decoder with a sigmoid.
     """
 
+    output_kind = "capsule_lengths"
+    feature_layout = "capsules"
     reconstruction_weight = 0.0005
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, int] = (28, 28),
@@ -59,6 +66,7 @@ class CapsNet(Classifier):
         self.head = DynamicRouting(32 * h * w, num_classes, 8, 16, routing_iterations)
         self.decoder = decoder(num_classes, 16, self._pixels(), sigmoid_output) if reconstruction else None
         self.sigmoid_output = sigmoid_output
+        self._input: torch.Tensor | None = None  # kept by forward_features for forward_head's cache
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _pixels(self) -> int:
@@ -67,11 +75,14 @@ class CapsNet(Classifier):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """`(N, C, H, W)` -> `(N, I, 8)` primary capsules."""
+        self._input = x if self.training and self.decoder is not None else None
         return self.primary(self.conv(x))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        capsules = self.head(self.forward_features(x))  # (N, K, 16)
-        self._cache = (capsules, x) if self.training and self.decoder is not None else None
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """`(N, I, 8)` primary capsules -> `(N, K)` class capsule lengths."""
+        capsules = self.head(features)  # (N, K, 16)
+        keep = self.training and self.decoder is not None and self._input is not None
+        self._cache, self._input = ((capsules, self._input) if keep else None), None
         return capsules.norm(dim=-1)  # (N, K, 16) -> (N, K)
 
     def reconstruct(self, capsules: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ import torch.nn as nn
 from striate.errors import ConfigError
 from striate.models._base import Classifier
 from striate.models._registry import register_model
+from striate.models._utils import run_layers
 
 
 def conv_bn(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -26,7 +27,9 @@ class ConvNet(Classifier):
     are: with one block per stage this is the classic conv-pool-conv-pool-dense network, which reaches a given
     Fashion-MNIST accuracy in fewer multiply-adds than the average-pooled stack (the speedrun recipes use it).
 
-    Input: `(N, C, H, W)` with H, W >= 2**len(widths) (flatten head) or 2**(len(widths) - 1). Output: `(N, K)`.
+    Input: `(N, C, H, W)` with H, W >= 2**len(widths) (flatten head) or 2**(len(widths) - 1).
+    Features: `(N, widths[-1], H', W')`, the last stage's map (after its 2x2 max pooling with the flatten head),
+    128x7x7 for the default on 28x28. Output: `(N, K)`.
 
     Args:
         widths: channels of each stage.
@@ -63,6 +66,9 @@ class ConvNet(Classifier):
                 layers.append(nn.MaxPool2d(2))
             if pooled:
                 height, width_px = height // 2, width_px // 2
+        # The pooling, flatten and hidden layer stay in `features` (so that the hidden layer keeps its state_dict
+        # key), but they belong to the head: `forward_features` stops at `map_layers`, before the first of them.
+        self.map_layers = len(layers)
         if head == "avg":
             layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]  # (N, C, H, W) -> (N, C)
             features = channels
@@ -77,7 +83,11 @@ class ConvNet(Classifier):
         self.head = nn.Linear(features, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.features(x))
+        """`(N, C, H, W)` -> `(N, widths[-1], H', W')`."""
+        return run_layers(self.features, x, stop=self.map_layers)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(run_layers(self.features, features, start=self.map_layers)))
 
 
 @register_model("convnet", paper="Ioffe & Szegedy 2015 (batch norm); Simonyan & Zisserman 2014 (3x3 stacks)",

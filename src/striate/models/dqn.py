@@ -18,8 +18,8 @@ class DQN(Classifier):
     1,693,362 parameters for the 18 actions of the full Atari action set. The output is linear: Q-values, not
     logits. Pixel scaling (the paper feeds [0, 255] frames; dividing by 255 is usual) is left to the caller.
 
-    Input: `(N, 4, 84, 84)`; other sizes work if the three convolutions fit (at least 36x36). Output:
-    `(N, num_actions)`.
+    Input: `(N, 4, 84, 84)`; other sizes work if the three convolutions fit (at least 36x36).
+    Features: `(N, 64, 7, 7)` on 84x84, the third convolution's map. Output: `(N, num_actions)`.
     """
 
     output_kind = "q_values"
@@ -30,14 +30,17 @@ class DQN(Classifier):
             nn.Conv2d(in_channels, 32, 8, stride=4), nn.ReLU(inplace=True),
             nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(inplace=True),
             nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(inplace=True),
-            nn.Flatten(),  # (N, 64, 7, 7) -> (N, 3136)
         )
         flat = flat_features(self.features, (in_channels, *input_size))
         self.hidden = nn.Sequential(nn.Linear(flat, 512), nn.ReLU(inplace=True))
         self.head = nn.Linear(512, num_actions)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hidden(self.features(x))
+        """`(N, C, H, W)` -> `(N, 64, H', W')`."""
+        return self.features(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.hidden(features.flatten(1)))  # (N, 64, 7, 7) -> (N, 3136) -> (N, num_actions)
 
 
 @register_model("dqn", paper="Mnih et al. 2015", input_shape=(4, 84, 84))

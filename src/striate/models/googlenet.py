@@ -102,7 +102,8 @@ class GoogLeNet(Classifier):
     conv 3x3 192, which downsamples by 2 instead of 8 (7x7/2 conv and two pools): a 28x28 input reaches the
     Inception modules at 14x14, then 7x7 and 4x4, as a 112x112 input would in the original.
 
-    Input: `(N, C, H, W)`. Output: `(N, K)` logits.
+    Input: `(N, C, H, W)`. Features: `(N, 1024, H', W')`, the output of Inception 5b (7x7 at 224x224, 4x4 at
+    28x28). Output: `(N, K)` logits.
 
     Args:
         aux_logits: build the two auxiliary classifiers.
@@ -151,12 +152,16 @@ class GoogLeNet(Classifier):
         return nn.Sequential(*modules), in_channels
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """`(N, C, H, W)` -> `(N, 1024, H', W')`; in training mode also runs the auxiliary classifiers."""
         x = self.inception4a(self.inception3(self.stem(x)))
         aux1 = self.aux1(x) if self.aux1 is not None and self.training else None
         x = self.inception4d(x)
         aux2 = self.aux2(x) if self.aux2 is not None and self.training else None
         self.aux_outputs = () if aux1 is None else (aux1, aux2)
-        return self.dropout(self.pool(self.inception5(x)).flatten(1))  # (N, 1024, 1, 1) -> (N, 1024)
+        return self.inception5(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.pool(features).flatten(1)))  # (N, 1024, 1, 1) -> (N, 1024) -> (N, K)
 
     def compute_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the main logits plus 0.3 x that of each auxiliary classifier from the last training pass.

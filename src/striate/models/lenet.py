@@ -17,7 +17,8 @@ class LeNet5(Classifier):
     network has 61,706 parameters. Inputs smaller than 20x20 (such as 8x8 digits) would leave the second 5x5
     convolution without room, so there it pads by 2 as well.
 
-    Input: `(N, C, H, W)`. Output: `(N, K)` logits.
+    Input: `(N, C, H, W)`. Features: `(N, 16, H', W')`, the pooled maps of the second convolution (16x5x5 for
+    28x28). Output: `(N, K)` logits.
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, int] = (28, 28)):
@@ -26,15 +27,18 @@ class LeNet5(Classifier):
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
             nn.Conv2d(6, 16, 5, padding=2 if small else 0), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Flatten(),
         )
-        flat = self.features(torch.zeros(1, in_channels, *input_size)).shape[1]
+        flat = flat_features(self.features, (in_channels, *input_size))
         self.hidden = nn.Sequential(nn.Linear(flat, 120), nn.ReLU(inplace=True), nn.Linear(120, 84),
                                     nn.ReLU(inplace=True))
         self.head = nn.Linear(84, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hidden(self.features(x))
+        """`(N, C, H, W)` -> `(N, 16, H', W')`."""
+        return self.features(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.hidden(features.flatten(1)))  # (N, 16, H', W') -> (N, 16 * H' * W') -> (N, K)
 
 
 @register_model("lenet5", paper="LeCun et al. 1998", input_shape=(1, 28, 28))
@@ -145,7 +149,9 @@ class LeNet5Classic(Classifier):
     Adaptation: inputs smaller than 32x32 are zero-padded to 32x32 by C1's padding (28x28 MNIST digits were centred
     in a 32x32 field in the paper too); larger inputs give C5 maps larger than 1x1, which F6 flattens.
 
-    Input: `(N, C, H, W)`. Output: `(N, K)` logits (negative squared distances to the class codes).
+    Input: `(N, C, H, W)`. Features: `(N, 120, H', W')`, the C5 maps (1x1 on a 32x32 input: C5 is a 5x5 convolution
+    over 5x5 maps, so this is a real map, one pixel across, not a pooled one). Output: `(N, K)` logits (negative
+    squared distances to the class codes).
 
     Args:
         rbf_output: the paper's fixed RBF output layer; False uses a trainable linear layer (84 * K + K more).
@@ -161,7 +167,6 @@ class LeNet5Classic(Classifier):
             TableConv2d(6, C3_TABLE, 5), ScaledTanh(),
             Subsampling2d(16), ScaledTanh(),
             nn.Conv2d(16, 120, 5), ScaledTanh(),
-            nn.Flatten(),  # (N, 120, H, W) -> (N, 120 * H * W)
         )
         flat = flat_features(self.features, (in_channels, *input_size))
         self.hidden = nn.Sequential(nn.Linear(flat, 84), ScaledTanh())
@@ -179,7 +184,11 @@ class LeNet5Classic(Classifier):
                 nn.init.uniform_(module.bias, -2.4 / fan_in, 2.4 / fan_in)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hidden(self.features(x))
+        """`(N, C, H, W)` -> `(N, 120, H', W')`."""
+        return self.features(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.hidden(features.flatten(1)))  # (N, 120, H', W') -> (N, 120 * H' * W') -> F6 -> (N, K)
 
     def reset_classifier(self, num_classes: int) -> None:
         """A new output layer for `num_classes`: new RBF codes, or a fresh linear layer."""

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from striate.errors import ConfigError
+from striate.errors import ConfigError, ShapeError
 from striate.models._base import Classifier
 from striate.models._registry import register_model
 from striate.models._utils import flat_features
@@ -75,7 +75,8 @@ class CiresanColumn(Classifier):
     Convolutions and the hidden layer use f(a) = 1.7159 tanh(2a/3); max pooling is linear; the paper's softmax
     output is left to the loss. On 29x29 inputs the maps run 26 -> 13 -> 9 -> 3; on 28x28 25 -> 12 -> 8 -> 2.
 
-    Input: `(N, C, H, W)`, H, W >= 14. Output: `(N, K)` logits.
+    Input: `(N, C, H, W)`, H, W >= 14. Features: `(N, 40, H', W')`, the pooled 40C5 maps (3x3 on 29x29). Output:
+    `(N, K)` logits.
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, int] = (29, 29)):
@@ -83,14 +84,17 @@ class CiresanColumn(Classifier):
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 20, 4), ScaledTanh(), nn.MaxPool2d(2),
             nn.Conv2d(20, 40, 5), ScaledTanh(), nn.MaxPool2d(3),
-            nn.Flatten(),  # (N, 40, H, W) -> (N, 40 * H * W)
         )
         flat = flat_features(self.features, (in_channels, *input_size))
         self.hidden = nn.Sequential(nn.Linear(flat, 150), ScaledTanh())
         self.head = nn.Linear(150, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hidden(self.features(x))
+        """`(N, C, H, W)` -> `(N, 40, H', W')`."""
+        return self.features(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.hidden(features.flatten(1)))  # (N, 40, H', W') -> (N, 40 * H' * W') -> (N, K)
 
 
 class MultiColumn(Classifier):
@@ -100,6 +104,13 @@ class MultiColumn(Classifier):
     prediction, so argmax is the ensemble's answer and cross-entropy on them is its log loss. As in the paper, the
     columns are trained independently: in training mode `forward` keeps each column's logits and `compute_loss`
     returns the sum of the columns' own cross-entropies (each column gets exactly the gradient it would get alone).
+
+    Features: when every column is a `Classifier` with one `feature_layout`, the columns' own feature maps
+    concatenated along channels in column order, `(N, M * C, H', W')` for M columns (160x3x3 for the four default
+    `mcdnn` columns on 29x29), so that an explanation hooked there sees every column; `forward_head` splits them into M
+    equal chunks and runs each column's own head. The columns must then give maps of one shape (every `mcdnn` column is
+    the same network on a same-sized input). Columns that are plain modules expose no map, only their logits: the
+    features are then those logits concatenated, `(N, M * K)`, and `feature_layout` is "vector".
 
     Input: `(N, C, H, W)`. Output: `(N, K)` logits.
 
@@ -116,9 +127,29 @@ class MultiColumn(Classifier):
         self.columns = nn.ModuleList(columns)
         self.preprocessors = nn.ModuleList(preprocessors)
         self.column_logits: list[torch.Tensor] = []
+        layouts = {column.feature_layout if isinstance(column, Classifier) else None for column in columns}
+        self.stacks_maps = None not in layouts and len(layouts) == 1
+        self.feature_layout = layouts.pop() if self.stacks_maps else "vector"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = [column(prep(x)) for column, prep in zip(self.columns, self.preprocessors, strict=True)]
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """`(N, C, H, W)` -> `(N, M * C_feat, *map)`, the columns' maps; `(N, M * K)` logits for plain columns."""
+        inputs = [prep(x) for prep in self.preprocessors]
+        if not self.stacks_maps:
+            return torch.cat([column(v) for column, v in zip(self.columns, inputs, strict=True)], dim=1)  # (N, M * K)
+        maps = [column.forward_features(v) for column, v in zip(self.columns, inputs, strict=True)]
+        shapes = [tuple(m.shape[1:]) for m in maps]
+        if len(set(shapes)) > 1:
+            raise ShapeError(f"Invalid `columns` for the multi-column network: expected feature maps of one shape to "
+                             f"stack, received {', '.join('x'.join(map(str, shape)) for shape in shapes)}.")
+        return torch.cat(maps, dim=1)  # M x (N, C, H', W') -> (N, M * C, H', W')
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """`(N, M * C_feat, *map)` -> `(N, K)`, the log of the columns' mean softmax."""
+        chunks = features.chunk(len(self.columns), dim=1)  # (N, M * C, ...) -> M x (N, C, ...)
+        if self.stacks_maps:
+            logits = [column.forward_head(chunk) for column, chunk in zip(self.columns, chunks, strict=True)]
+        else:
+            logits = list(chunks)
         self.column_logits = logits if self.training else []
         log_probs = torch.stack([F.log_softmax(z, dim=1) for z in logits])  # (columns, N, K)
         return torch.logsumexp(log_probs, dim=0) - math.log(len(logits))  # log of the mean probability, (N, K)

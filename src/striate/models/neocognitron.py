@@ -81,7 +81,8 @@ class Neocognitron(Classifier):
     simulation used five digit patterns); with `inhibition=False` the S-layers have biases instead of the
     inhibition strengths, which happens to give the same count.
 
-    Input: `(N, C, H, W)`. Output: `(N, K)` logits.
+    Input: `(N, C, H, W)`. Features: `(N, planes[2], H', W')`, the S3 planes (4x4 on 16x16, 7x7 on 28x28): C3's
+    whole-plane averaging is a global pool, so it opens the head. Output: `(N, K)` logits.
 
     Args:
         planes: number of cell-planes in S1/C1, S2/C2 and S3/C3.
@@ -95,13 +96,17 @@ class Neocognitron(Classifier):
         self.features = nn.Sequential(
             SCells(in_channels, s1, 5, inhibition), CCells(3, 2),
             SCells(s1, s2, 5, inhibition), CCells(3, 2),
-            SCells(s2, s3, 3, inhibition), CCells(None),
-            nn.Flatten(),  # (N, C, 1, 1) -> (N, C)
+            SCells(s2, s3, 3, inhibition),
         )
+        self.pool = CCells(None)  # C3
         self.head = nn.Linear(s3, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """`(N, C, H, W)` -> `(N, planes[2], H', W')`."""
         return self.features(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(features).flatten(1))  # (N, C, 1, 1) -> (N, C) -> (N, K)
 
 
 @register_model("neocognitron", paper="Fukushima 1980", input_shape=(1, 16, 16))

@@ -102,7 +102,8 @@ class ResNet(Classifier):
     Adaptation: for inputs under 64 pixels a side the stem is a 3x3/1 conv 64 followed by the same 3x3/2 max pool,
     so a 28x28 input reaches the stages at 14x14 (14, 7, 4, 2) instead of being reduced to 1x1 before the last stage.
 
-    Input: `(N, C, H, W)`. Output: `(N, K)` logits.
+    Input: `(N, C, H, W)`. Features: `(N, C_last, H', W')`, the last stage's map (512x7x7 for ResNet-18 at 224x224,
+    64x8x8 for ResNet-20 at 32x32). Output: `(N, K)` logits.
 
     Args:
         block: `BasicBlock` or `Bottleneck`.
@@ -139,7 +140,11 @@ class ResNet(Classifier):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.stages(self.stem(x))).flatten(1)  # (N, C, 1, 1) -> (N, C)
+        """`(N, C, H, W)` -> `(N, C_last, H', W')`."""
+        return self.stages(self.stem(x))
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(features).flatten(1))  # (N, C, 1, 1) -> (N, C) -> (N, K)
 
 
 def imagenet_resnet(block: type[BasicBlock | Bottleneck], layers: tuple[int, ...], num_classes: int,

@@ -49,9 +49,10 @@ import yaml
 from torch import nn
 
 from striate.errors import ConfigError, ShapeError, StriateError, did_you_mean
-from striate.layers import LAYERS, conv_output_size
+from striate.layers import LAYERS, CapsuleLength, DynamicRouting, GlobalAvgPool, GlobalMaxPool, conv_output_size
 from striate.layers._utils import _is_int
 from striate.models._base import Classifier
+from striate.models._utils import run_layers
 
 __all__ = ["Concat", "Residual", "SpecModel", "build_spec", "is_spec_path", "load_spec"]
 
@@ -64,6 +65,8 @@ _VARIABLE = re.compile(r"\$([A-Za-z_]\w*)")
 # Torch's implicit softmax dim is 0 for 3-D input, the batch; in a spec the class/channel dim 1 is always meant.
 _LAYER_DEFAULTS = {"softmax": {"dim": 1}, "log_softmax": {"dim": 1}}
 _LAYOUTS = {0: "(F,)", 1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}
+_FEATURE_LAYOUTS = {1: "vector", 2: "temporal", 3: "spatial", 4: "spatiotemporal"}  # by rank without the batch
+_MAP_ENDS = (nn.Flatten, GlobalAvgPool, GlobalMaxPool, DynamicRouting, CapsuleLength)
 
 
 # --------------------------------------------------------------------------------------------------- composite modules
@@ -123,8 +126,17 @@ class SpecModel(Classifier):
     """A network built from a spec by `build_spec`, with the `Classifier` interface.
 
     The last top-level linear layer is `head`; the layers before it are `features` and any after it `tail`
-    (forward_head = tail(head(x)); `tail` is None when nothing follows the head). A spec without a top-level linear
-    layer (an all-convolutional net) has an identity head, and `reset_classifier` then refuses.
+    (`tail` is None when nothing follows the head). A spec without a top-level linear layer (an all-convolutional
+    net) has an identity head, and `reset_classifier` then refuses.
+
+    `forward_features` returns the unpooled map: it stops before the first top-level layer of `features` that ends
+    the map, a `flatten`, a global pool (`global_avg_pool`, `global_max_pool`, or an adaptive pool to size 1) or a
+    capsule routing / length layer, and runs all of `features` where there is none. `forward_head` runs the rest of
+    `features` (pooling, hidden linear layers, dropout), then `head`, then `tail`. Those layers stay inside
+    `features`, so state_dict keys keep following the spec (`features.7.weight` for its entry 7); `map_layers` is the
+    split. `feature_layout` follows from the map's rank ("vector" for `(N, F)`, "temporal" `(N, C, L)`, "spatial",
+    "spatiotemporal"), or is "capsules" where a capsule layer ends it. Composite entries (a residual, a concat, a
+    block) are not looked inside: a flatten nested in a block does not end the features.
 
     Shapes:
         Input: (N, *input_shape) -> Output: (N, *output_shape), (N, num_classes) for a classifier.
@@ -135,10 +147,13 @@ class SpecModel(Classifier):
         input_shape: One example's shape, without the batch dimension.
         output_shape: One example's output shape.
         num_classes: The class count the spec was built for, or None.
+        map_layers: How many layers of `features` `forward_features` runs.
+        feature_layout: How to read `forward_features`' output (see `Classifier`).
     """
 
     def __init__(self, modules: list[nn.Module], head_index: int | None, spec: dict[str, Any], input_shape: Shape,
-                 output_shape: Shape, num_classes: int | None):
+                 output_shape: Shape, num_classes: int | None, layer_shapes: Sequence[Shape]):
+        """`layer_shapes[i]` is the output shape of `modules[i]` for one example."""
         super().__init__()
         split = len(modules) if head_index is None else head_index
         self.features = nn.Sequential(*modules[:split])
@@ -147,12 +162,17 @@ class SpecModel(Classifier):
         self.tail = nn.Sequential(*modules[split + 1:]) if modules[split + 1:] else None
         self.spec, self.input_shape, self.output_shape, self.num_classes = spec, input_shape, output_shape, num_classes
         self._head_index = head_index
+        self.map_layers = next((i for i, module in enumerate(modules[:split]) if _ends_map(module)), split)
+        ends = modules[self.map_layers] if self.map_layers < split else None
+        shape = ([input_shape, *layer_shapes])[self.map_layers]
+        capsules = isinstance(ends, DynamicRouting | CapsuleLength)
+        self.feature_layout = "capsules" if capsules else _FEATURE_LAYOUTS[len(shape)]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        return run_layers(self.features, x, stop=self.map_layers)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        logits = self.head(features)
+        logits = self.head(run_layers(self.features, features, start=self.map_layers))
         return logits if self.tail is None else self.tail(logits)
 
     def reset_classifier(self, num_classes: int) -> None:
@@ -240,12 +260,13 @@ def build_spec(spec: dict[str, Any] | str | Path, input_shape: Sequence[int] | N
     spec.update(input_shape=list(shape), num_classes=num_classes)
     spec = {key: spec[key] for key in _SPEC_KEYS if key in spec}  # a stable key order for model.json
     scope = _Scope(spec["blocks"], {"num_classes": num_classes})
-    modules, output_shape = _build_layers(spec["layers"], shape, scope, prefix="")
+    modules, shapes = _walk_layers(spec["layers"], shape, scope, prefix="")
+    output_shape = shapes[-1]
     if num_classes is not None and output_shape != (num_classes,):
         raise ShapeError(f"Invalid model spec `{spec['name']}`: expected (N, {num_classes}) class scores for "
                          f"num_classes={num_classes}, received (N, {', '.join(map(str, output_shape))}); leave out "
                          "the last linear layer's `out_features` (or write `$num_classes`).")
-    return SpecModel(modules, _head_index(spec["layers"]), spec, shape, output_shape, num_classes)
+    return SpecModel(modules, _head_index(spec["layers"]), spec, shape, output_shape, num_classes, shapes)
 
 
 # --------------------------------------------------------------------------------------------------- spec checks
@@ -326,13 +347,28 @@ class _Scope:
         return f"layer {path} ({key})" + (f" in block `{self.stack[-1]}`" if self.stack else "")
 
 
-def _build_layers(entries: list[Any], shape: Shape, scope: _Scope, prefix: str) -> tuple[list[nn.Module], Shape]:
-    """Build `entries` in order from the incoming `shape`; returns the modules and the final shape."""
-    modules = []
+def _walk_layers(entries: list[Any], shape: Shape, scope: _Scope, prefix: str) -> tuple[list[nn.Module], list[Shape]]:
+    """Build `entries` in order from the incoming `shape`; returns the modules and the output shape of each."""
+    modules, shapes = [], []
     for index, entry in enumerate(entries):
         module, shape = _build_entry(entry, shape, scope, f"{prefix}{index}")
         modules.append(module)
-    return modules, shape
+        shapes.append(shape)
+    return modules, shapes
+
+
+def _build_layers(entries: list[Any], shape: Shape, scope: _Scope, prefix: str) -> tuple[list[nn.Module], Shape]:
+    """Build `entries` in order from the incoming `shape`; returns the modules and the final shape."""
+    modules, shapes = _walk_layers(entries, shape, scope, prefix)
+    return modules, shapes[-1] if shapes else shape
+
+
+def _ends_map(module: nn.Module) -> bool:
+    """Whether a top-level layer ends the feature map: a flatten, a global pool or a capsule routing / length layer."""
+    if isinstance(module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d):
+        size = module.output_size
+        return all(side == 1 for side in (size if isinstance(size, tuple) else (size,)))
+    return isinstance(module, _MAP_ENDS)
 
 
 def _build_entry(entry: Any, shape: Shape, scope: _Scope, path: str) -> tuple[nn.Module, Shape]:

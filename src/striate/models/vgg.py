@@ -38,7 +38,8 @@ class VGG(Classifier):
     keeps all five pools (1x1 at the end). The classifier reads the final map directly (7x7x512 = 25,088 features at
     224x224; 512 at 28x28); torchvision's adaptive 7x7 average pool is dropped because it would upsample small maps.
 
-    Input: `(N, C, H, W)`. Output: `(N, K)` logits.
+    Input: `(N, C, H, W)`. Features: `(N, 512, H', W')`, the map after the last pool (7x7 at 224x224, 1x1 at 28x28
+    or 32x32, where the maps are that small). Output: `(N, K)` logits.
 
     Args:
         config: column of Table 1 ("A" is VGG-11, "D" VGG-16).
@@ -57,13 +58,17 @@ class VGG(Classifier):
             if size >= 2:
                 layers.append(nn.MaxPool2d(2))
                 size //= 2
-        self.features = nn.Sequential(*layers, nn.Flatten())  # (N, 512, H, W) -> (N, 512 * H * W)
+        self.features = nn.Sequential(*layers)
         flat = flat_features(self.features, (in_channels, *input_size))
         self.hidden = dense_relu_dropout(flat, hidden, dropout)
         self.head = nn.Linear(hidden, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hidden(self.features(x))
+        """`(N, C, H, W)` -> `(N, 512, H', W')`."""
+        return self.features(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.hidden(features.flatten(1)))  # (N, 512, H', W') -> (N, 512 * H' * W') -> (N, K)
 
 
 @register_model("vgg11", paper="Simonyan & Zisserman 2014", input_shape=(3, 224, 224))

@@ -42,12 +42,15 @@ class C3D(Classifier):
     'same' padding, so the shape arithmetic is in the pools (`c3d_pool`); smaller clips skip pooling a dimension
     once it reaches 1, and the first FC layer reads whatever map remains.
 
-    Input: `(N, C, T, H, W)`. Output: `(N, K)` logits.
+    Input: `(N, C, T, H, W)`. Features: `(N, 512, T', H', W')`, the map after pool5 (512x1x4x4 for 16x112x112).
+    Output: `(N, K)` logits.
 
     Args:
         dropout: dropout rate after each hidden FC layer.
         hidden: width of the two hidden FC layers.
     """
+
+    feature_layout = "spatiotemporal"
 
     def __init__(self, num_classes: int = 487, in_channels: int = 3, input_size: tuple[int, int, int] = (16, 112, 112),
                  dropout: float = 0.5, hidden: int = 4096):
@@ -59,26 +62,30 @@ class C3D(Classifier):
                 channels = width
             pool, size = c3d_pool(stage, size)
             layers.append(pool)
-        self.features = nn.Sequential(*layers, nn.Flatten())  # (N, 512, T, H, W) -> (N, 512 * T * H * W)
+        self.features = nn.Sequential(*layers)
         flat = flat_features(self.features, (in_channels, *input_size))
         self.hidden = dense_relu_dropout(flat, hidden, dropout)
         self.head = nn.Linear(hidden, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hidden(self.features(x))
+        """`(N, C, T, H, W)` -> `(N, 512, T', H', W')`."""
+        return self.features(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.hidden(features.flatten(1)))  # (N, 512, T', H', W') -> (N, 512 * T' * H' * W') -> (N, K)
 
 
 def frame_encoder(in_channels: int, widths: tuple[int, ...]) -> nn.Sequential:
-    """A small per-frame CNN: 3x3 conv-BN-ReLU stages halving the resolution, then global average pooling.
+    """A small per-frame CNN: 3x3 conv-BN-ReLU stages, each halving the resolution (rounding up).
 
-    Input: `(N, C, H, W)` -> Output: `(N, widths[-1])`.
+    Input: `(N, C, H, W)` -> Output: `(N, widths[-1], ceil(H / 2**len(widths)), ceil(W / 2**len(widths)))`.
     """
     layers = []
     for width in widths:
         layers += [nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
                    nn.ReLU(inplace=True), nn.MaxPool2d(2, ceil_mode=True)]
         in_channels = width
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())  # (N, C, H, W) -> (N, C)
+    return nn.Sequential(*layers)
 
 
 class CNNLSTM(Classifier):
@@ -89,7 +96,13 @@ class CNNLSTM(Classifier):
     the LSTM has 256 hidden units as in the paper. LRCN averages the per-frame predictions; reading the last state
     (`average=False`) is the other common choice. 941,189 parameters for 3-channel frames and 101 classes.
 
-    Input: `(N, C, T, H, W)`, any T, H, W. Output: `(N, K)` logits.
+    The features are the frame CNN's maps before its global average pooling, stacked over time as
+    `(N, widths[-1], T, H', W')`: "spatiotemporal" like C3D's, so that an explanation hooked there localises in every
+    frame. The LSTM reads their pooled vectors, so it belongs to the head with the pooling: its states are no map of
+    the input (each mixes every earlier frame); `lstm_states` returns them for whoever wants the sequence.
+
+    Input: `(N, C, T, H, W)`, any T, H, W. Features: `(N, widths[-1], T, H', W')`, H' = ceil(H / 2**len(widths)):
+    256x16x7x7 for 16x112x112 clips. Output: `(N, K)` logits.
 
     Args:
         widths: channels of the frame CNN's stages.
@@ -97,6 +110,8 @@ class CNNLSTM(Classifier):
         average: average the per-step predictions over time (LRCN) instead of using the last step's.
         dropout: dropout before the classifier.
     """
+
+    feature_layout = "spatiotemporal"
 
     def __init__(self, num_classes: int = 101, in_channels: int = 3, widths: tuple[int, ...] = (32, 64, 128, 256),
                  hidden_size: int = 256, average: bool = True, dropout: float = 0.5):
@@ -108,16 +123,22 @@ class CNNLSTM(Classifier):
         self.average = average
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """`(N, C, T, H, W)` -> `(N, T, hidden_size)`: the LSTM state after every frame."""
+        """`(N, C, T, H, W)` -> `(N, F, T, H', W')`: every frame's CNN map."""
         n, c, t, h, w = x.shape
         frames = x.transpose(1, 2).reshape(n * t, c, h, w)  # (N, T, C, H, W) -> (N * T, C, H, W)
-        features = self.encoder(frames).reshape(n, t, -1)  # (N * T, F) -> (N, T, F)
-        return self.lstm(features)[0]  # (N, T, hidden_size)
+        maps = self.encoder(frames)  # (N * T, F, H', W')
+        return maps.reshape(n, t, *maps.shape[1:]).transpose(1, 2)  # (N, T, F, H', W') -> (N, F, T, H', W')
+
+    def lstm_states(self, features: torch.Tensor) -> torch.Tensor:
+        """`(N, F, T, H', W')` frame maps -> `(N, T, hidden_size)`: the LSTM state after every frame."""
+        pooled = features.mean(dim=(3, 4)).transpose(1, 2)  # global average pooling: (N, F, T) -> (N, T, F)
+        return self.lstm(pooled)[0]  # (N, T, hidden_size)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        states = self.lstm_states(features)
         if self.average:
-            return self.head(self.dropout(features)).mean(dim=1)  # (N, T, K) -> (N, K)
-        return self.head(self.dropout(features[:, -1]))  # (N, hidden_size) -> (N, K)
+            return self.head(self.dropout(states)).mean(dim=1)  # (N, T, K) -> (N, K)
+        return self.head(self.dropout(states[:, -1]))  # (N, hidden_size) -> (N, K)
 
 
 @register_model("c3d", paper="Tran et al. 2015", input_shape=(3, 16, 112, 112))
