@@ -164,3 +164,19 @@ def test_model_hooks_are_reached_through_wrappers():
         text.head.weight.mul_(100)
     apply_model_constraints(torch.nn.DataParallel(text))
     assert float(text.head.weight.norm(dim=1).max()) <= 3.0 + 1e-5
+
+
+def test_pretrained_word_vectors_fill_the_text_cnns_embedding(tmp_path):
+    """CNN-static: vectors from a GloVe-format file are copied in and stay frozen through training."""
+    (tmp_path / "train.txt").write_text("0 the cat sat on the mat\n1 a dog ran in the park\n" * 10)
+    vectors = {"cat": [0.5, -0.5, 0.25, 1.0], "dog": [-1.0, 0.0, 0.75, 0.5], "zebra": [9.0, 9.0, 9.0, 9.0]}
+    (tmp_path / "vectors.txt").write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()))
+    run = quick(tmp_path / "runs", data=f"text:{tmp_path / 'train.txt'}", model="textcnn", epochs=2, batch_size=4,
+                embeddings=str(tmp_path / "vectors.txt"),
+                model_args={"embedding_dim": 4, "out_channels": 3, "variant": "static"})
+    table = run.model.embedding.weight.detach()
+    for word in ("cat", "dog"):
+        assert table[run.vocabulary.encode([word])[0]].tolist() == vectors[word]
+    assert "zebra" not in run.vocabulary and table[0].abs().sum() == 0  # padding row stays zero
+    with pytest.raises(striate.ConfigError, match=r"Invalid `embeddings` for signal data"):
+        quick(tmp_path / "runs", data="ucr:GunPoint", model="fcn", epochs=1, embeddings=str(tmp_path / "vectors.txt"))

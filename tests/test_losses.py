@@ -196,3 +196,16 @@ def test_weights_move_with_the_module():
     loss = SoftmaxLoss(class_weights=[1.0, 2.0]).to(torch.float64)
     assert "class_weights" in dict(loss.named_buffers())
     assert loss.class_weights.dtype == torch.float64
+
+
+def test_caffe_euclidean_and_absolute_losses_by_name():
+    output = torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]], dtype=torch.float64)
+    target = torch.tensor([[0.0, 0.0, 0.5], [1.0, 1.0, 1.0]], dtype=torch.float64)
+    pairs = [(o, t) for n in range(2) for o, t in zip(output[n].tolist(), target[n].tolist(), strict=True)]
+    squares = sum((o - t) ** 2 for o, t in pairs)
+    assert get_loss("euclidean_caffe")(output, target).item() == pytest.approx(squares / (2 * 2))  # 1/(2N) sum ||.||^2
+    assert get_loss("euclidean")(output, target).item() == pytest.approx(squares / 6)  # mean over all 6 values
+    absolute = sum(abs(o - t) for o, t in pairs)
+    assert get_loss("absolute")(output, target).item() == pytest.approx(absolute / 6)
+    with pytest.raises(ShapeError, match=r"Invalid `target` for CaffeEuclideanLoss: expected the input's shape \(2, 3"):
+        get_loss("euclidean_caffe")(output, target[:, :2])

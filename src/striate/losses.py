@@ -54,6 +54,12 @@ def _check_class_vector(weight: Tensor | None, name: str, num_classes: int) -> N
         )
 
 
+def _check_same_shape(loss: nn.Module, input: Tensor, target: Tensor) -> None:
+    if target.shape != input.shape:
+        raise ShapeError(f"Invalid `target` for {type(loss).__name__}: expected the input's shape "
+                         f"{tuple(input.shape)}, received {tuple(target.shape)}.")
+
+
 class SoftmaxLoss(nn.Module):
     """Softmax loss: cross-entropy for one of K mutually exclusive classes.
 
@@ -178,11 +184,7 @@ class EuclideanLoss(nn.Module):
         self.reduction = _check_reduction(reduction)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        if target.shape != input.shape:
-            raise ShapeError(
-                f"Invalid `target` for EuclideanLoss: expected the input's shape {tuple(input.shape)}, "
-                f"received {tuple(target.shape)}."
-            )
+        _check_same_shape(self, input, target)
         return F.mse_loss(input, target.to(input.dtype), reduction=self.reduction)
 
 
@@ -197,9 +199,7 @@ class CaffeEuclideanLoss(nn.Module):
     """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        if target.shape != input.shape:
-            raise ShapeError(f"Invalid `target` for CaffeEuclideanLoss: expected the input's shape "
-                             f"{tuple(input.shape)}, received {tuple(target.shape)}.")
+        _check_same_shape(self, input, target)
         return (input - target.to(input.dtype)).square().sum() / (2 * max(input.shape[0], 1))
 
 
@@ -211,9 +211,7 @@ class AbsoluteLoss(nn.Module):
     """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        if target.shape != input.shape:
-            raise ShapeError(f"Invalid `target` for AbsoluteLoss: expected the input's shape {tuple(input.shape)}, "
-                             f"received {tuple(target.shape)}.")
+        _check_same_shape(self, input, target)
         return F.l1_loss(input, target.to(input.dtype))
 
 
