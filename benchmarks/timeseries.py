@@ -5,9 +5,14 @@ split aeon ships) give the test accuracy's mean and standard deviation and the t
 the values published by Wang et al. 2017 (FCN, ResNet) and Ismail Fawaz et al. 2020 (InceptionTime). The published
 recipes train 1,500-2,000 epochs with Adam at 1e-3 and a learning-rate decay on plateau; striate's recipe here is
 the same networks with its one-cycle AdamW schedule and far fewer epochs (`--epochs`), which is what a laptop user
-runs. Each run is a fresh process (`peers.py`-style worker) so timings start cold.
+runs. Each run is a fresh process so timings start cold.
+
+With `--aeon-python PYTHON` (an environment with aeon and TensorFlow, see `aeon_peer.py`) aeon's own deep
+classifiers (FCNClassifier, ResNetClassifier, IndividualInceptionClassifier; Keras) train the same splits for the
+same epochs and batch size, alternating with striate's runs, and the table puts them side by side.
 
     .venv/bin/python benchmarks/timeseries.py                       # GunPoint, ItalyPowerDemand x 3 models x 5 seeds
+    .venv/bin/python benchmarks/timeseries.py --aeon-python /tmp/tfvenv/bin/python --seeds 2
     .venv/bin/python benchmarks/timeseries.py --datasets GunPoint --models fcn --seeds 2 --epochs 50   # smoke test
 """
 
@@ -16,10 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
 
-from _common import machine, markdown_table, run_worker, save
+from _common import HERE, machine, markdown_table, run_worker, save
 
 PUBLISHED = {("GunPoint", "fcn"): 1.000, ("GunPoint", "resnet_ts"): 0.991, ("GunPoint", "inception_time"): 1.000,
              ("ItalyPowerDemand", "fcn"): 0.963, ("ItalyPowerDemand", "resnet_ts"): 0.962,
@@ -40,6 +46,24 @@ def worker(dataset: str, model: str, seed: int, epochs: int, batch_size: int, lr
             "train_seconds": time.perf_counter() - start, "epochs": epochs}
 
 
+def summary(runs: list[dict]) -> tuple[str, str]:
+    accuracies = [r["test_accuracy"] for r in runs]
+    spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+    return (f"{statistics.mean(accuracies):.3f} ± {spread:.3f}",
+            f"{statistics.median(r['train_seconds'] for r in runs):.1f}")
+
+
+def aeon_run(python: str, dataset: str, model: str, seed: int, epochs: int, batch_size: int) -> dict:
+    start = time.perf_counter()
+    process = subprocess.run([python, str(HERE / "aeon_peer.py"), dataset, model, str(seed), str(epochs),
+                              str(batch_size)], capture_output=True, text=True, timeout=7200)
+    if process.returncode != 0:
+        raise RuntimeError(f"aeon peer failed:\n{process.stderr[-3000:]}")
+    result = json.loads(process.stdout.strip().splitlines()[-1])
+    result["process_seconds"] = time.perf_counter() - start
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["GunPoint", "ItalyPowerDemand"])
@@ -48,6 +72,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="epochs for every model (default: per model)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--aeon-python", default=None, help="a Python with aeon + TensorFlow: train aeon's peers too")
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -58,17 +83,20 @@ def main() -> None:
     for dataset in args.datasets:
         for model in args.models:
             epochs = args.epochs or EPOCHS.get(model, 200)
-            runs = [run_worker(["--worker", dataset, model, str(seed), str(epochs), str(args.batch_size),
-                                str(args.lr)], script="timeseries.py") for seed in range(args.seeds)]
-            raw += runs
-            accuracies = [r["test_accuracy"] for r in runs]
-            seconds = [r["train_seconds"] for r in runs]
-            spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
-            rows.append([dataset, model, epochs, f"{statistics.mean(accuracies):.3f} ± {spread:.3f}",
-                         f"{PUBLISHED.get((dataset, model), float('nan')):.3f}", f"{statistics.median(seconds):.1f}"])
+            runs, peers = [], []
+            for seed in range(args.seeds):  # alternate the contenders, so drift of the machine hits both
+                runs.append(run_worker(["--worker", dataset, model, str(seed), str(epochs), str(args.batch_size),
+                                        str(args.lr)], script="timeseries.py"))
+                if args.aeon_python:
+                    peers.append(aeon_run(args.aeon_python, dataset, model, seed, epochs, args.batch_size))
+            raw += runs + peers
+            rows.append([dataset, model, epochs, *summary(runs), *(summary(peers) if peers else ()),
+                         f"{PUBLISHED.get((dataset, model), float('nan')):.3f}"])
             print(rows[-1], file=sys.stderr, flush=True)
-    table = markdown_table(["dataset", "model", "epochs", f"test accuracy (mean ± sd, {args.seeds} seeds)",
-                            "published", "train s (median)"], rows)
+    headers = ["dataset", "model", "epochs", f"striate accuracy (mean ± sd, {args.seeds} seeds)", "striate s"]
+    if args.aeon_python:
+        headers += ["aeon (Keras) accuracy", "aeon s"]
+    table = markdown_table([*headers, "published"], rows)
     print(table)
     print(save("timeseries", {"args": vars(args), "machine": machine(), "runs": raw, "table": table}))
 
