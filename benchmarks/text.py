@@ -23,7 +23,7 @@ from pathlib import Path
 from _common import machine, markdown_table, run_worker, save
 
 TEXT = Path(os.environ.get("STRIATE_TEXT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "text"))
-DATA = {"TREC": {"data": "TREC.train.all", "test_data": "TREC.test.all"},
+DATA = {"TREC": {"data": "TREC.train.all?lowercase=false", "test_data": "TREC.test.all?lowercase=false"},
         "SST-2": {"data": "stsa.binary.train", "test_data": "stsa.binary.test", "val_data": "stsa.binary.dev"}}
 PUBLISHED = {"TREC": 0.912, "SST-2": 0.827}
 
@@ -44,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATA))
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)

@@ -85,7 +85,7 @@ def _sentences(inputs, run: Run) -> tuple[torch.Tensor, list[str], list[list[str
     vocabulary = run.vocabulary
     if vocabulary is None:
         raise DataError(f"Run {run.path} has no vocab.json: expected the vocabulary `striate train` writes for text.")
-    tokens = [tokenize(sentence) for sentence in sentences]
+    tokens = [tokenize(sentence, lowercase=run.info.get("lowercase", True)) for sentence in sentences]
     ids, _ = vocabulary.encode_batch(tokens, length=run.input_shape[0])
     notes = []
     for words in tokens:

@@ -156,3 +156,14 @@ def test_separate_text_test_data_uses_the_training_vocabulary_and_rejects_new_la
     (tmp_path / "empty.txt").write_text("")
     with pytest.raises(DataError, match=r"empty\.txt"):
         load_data(f"text:{tmp_path / 'empty.txt'}")
+
+
+def test_text_case_is_kept_when_asked_and_the_run_records_it(tmp_path):
+    (tmp_path / "t.txt").write_text("0 What is NASA ?\n1 Who is Ada ?\n")
+    lower = load_data(f"text:{tmp_path / 't.txt'}", test_split=0.5).train
+    kept = load_data(f"text:{tmp_path / 't.txt'}?lowercase=false", test_split=0.5).train
+    assert "nasa" in lower.meta["vocabulary"] or "ada" in lower.meta["vocabulary"]
+    assert lower.describe()["lowercase"] is True and kept.describe()["lowercase"] is False
+    assert any(word[0].isupper() for sentence in kept.meta["tokens"] for word in sentence)
+    with pytest.raises(ConfigError, match=r"Invalid `lowercase` 'maybe': expected true or false"):
+        load_data(f"text:{tmp_path / 't.txt'}?lowercase=maybe")

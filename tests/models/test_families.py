@@ -254,3 +254,10 @@ def test_capsnet_loss_adds_the_scaled_reconstruction_error():
     torch.testing.assert_close(model.compute_loss(output, target), expected)
     model.eval()(x)
     assert model._cache is None
+
+
+def test_textcnn_embeddings_start_as_kims_uniform_rows_with_a_zero_padding_row():
+    model = create("textcnn", vocab_size=500, num_classes=2, variant="multichannel")
+    for table in (model.embedding.weight, model.static_embedding.weight):
+        assert float(table.abs().max()) <= 0.25 and float(table[1:].std()) == pytest.approx(0.5 / 12**0.5, rel=0.05)
+        assert float(table[0].abs().sum()) == 0.0

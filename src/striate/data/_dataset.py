@@ -184,7 +184,8 @@ class Dataset:
                 "input_shape": list(self.input_shape), "classes": list(self.classes),
                 "normalization": self.normalization, "mean": list(self.mean), "std": list(self.std),
                 "scale": 1 / 255 if self.x.dtype == torch.uint8 else 1.0,
-                "variable_length": self.lengths is not None}
+                "variable_length": self.lengths is not None,
+                **({"lowercase": self.meta.get("lowercase", True)} if self.input_kind == "tokens" else {})}
 
 
 @dataclass

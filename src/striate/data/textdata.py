@@ -3,6 +3,7 @@
 Sentences are tokenised with Kim's rules and encoded as int64 ids `(N, L)` right-padded with 0 (the padding token),
 with a vocabulary built on the training part only (a minimum frequency; unknown words get id 1). The vocabulary is
 saved in the run folder (`vocab.json`), so `striate predict RUN "a sentence"` encodes new text the same way.
+`lowercase=false` keeps case, as Kim did for TREC; the run records the choice.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 from striate.data._dataset import Dataset
 from striate.data._registry import register_dataset
 from striate.data.text import Vocabulary, read_label_lines, read_text_csv, tokenize
-from striate.errors import DataError
+from striate.errors import ConfigError, DataError
 
 MIN_LENGTH = 5  # the widest filter of Kim's Text CNN
 
@@ -23,21 +24,35 @@ MIN_LENGTH = 5  # the widest filter of Kim's Text CNN
                   description="sentences: one `label sentence` per line (TREC, SST-2), or a .csv with text and label "
                               "columns; options min_freq, max_length, text_column, label_column")
 def _text(location: str, min_freq: int = 1, max_length: int | None = None, text_column: str = "text",
-          label_column: str = "label") -> Dataset:
+          label_column: str = "label", lowercase: bool | str = True) -> Dataset:
     if location.lower().endswith(".csv"):
         table = read_text_csv(location, text_column=text_column, label_column=label_column)
     else:
         table = read_label_lines(location)
     if not table.texts:
         raise DataError(f"Text file {location} holds no examples: expected one `label sentence` per line.")
-    tokens = [tokenize(text) for text in table.texts]
+    lowercase = _flag(lowercase, "lowercase")
+    tokens = [tokenize(text, lowercase=lowercase) for text in table.texts]
     classes = sorted(set(table.labels), key=_label_order)
     index = {label: i for i, label in enumerate(classes)}
     y = torch.tensor([index[label] for label in table.labels], dtype=torch.int64)
     data = Dataset(torch.zeros(len(tokens), 1, dtype=torch.int64), y, classes, name=table.source.split("/")[-1],
                    input_kind="tokens", normalization="none",
-                   meta={"tokens": tokens, "min_freq": int(min_freq), "max_length": max_length})
+                   meta={"tokens": tokens, "min_freq": int(min_freq), "max_length": max_length,
+                         "lowercase": lowercase})
     return refit_vocabulary(data)
+
+
+def _flag(value: bool | str, name: str) -> bool:
+    """A boolean option from YAML (a bool) or a `?key=value` query (a string)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"Invalid `{name}` {value!r}: expected true or false.")
 
 
 def _label_order(label: str):

@@ -55,9 +55,19 @@ class TextCNN(Classifier):
             self.static_embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=self.padding_idx)
             self.static_embedding.weight.requires_grad_(False)
         self.embedding.weight.requires_grad_(variant != "static")
+        self.reset_embeddings()
         self.convs = nn.ModuleList(nn.Conv1d(embedding_dim, out_channels, k) for k in kernel_sizes)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(out_channels * len(kernel_sizes), num_classes)
+
+    def reset_embeddings(self) -> None:
+        """Kim's initialisation: every row uniform in [-0.25, 0.25] (about the variance of word2vec's vectors), the
+        padding row zero. torch's default N(0, 1) rows are 16x larger in variance and cost accuracy in CNN-rand."""
+        with torch.no_grad():
+            for embedding in (self.embedding, self.static_embedding):
+                if embedding is not None:
+                    embedding.weight.uniform_(-0.25, 0.25)
+                    embedding.weight[self.padding_idx].zero_()
 
     def load_embeddings(self, vectors: torch.Tensor) -> None:
         """Copy pretrained `(vocab_size, embedding_dim)` vectors into the embedding channel(s)."""
