@@ -167,3 +167,30 @@ def test_text_case_is_kept_when_asked_and_the_run_records_it(tmp_path):
     assert any(word[0].isupper() for sentence in kept.meta["tokens"] for word in sentence)
     with pytest.raises(ConfigError, match=r"Invalid `lowercase` 'maybe': expected true or false"):
         load_data(f"text:{tmp_path / 't.txt'}?lowercase=maybe")
+
+
+def test_npz_archives_are_checked_before_anything_is_read(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((2, 3)))
+    with pytest.raises(DataError, match=r"Invalid \.npz file .*x\.npy: expected an \.npz \(zip\) archive of named "
+                                        r"arrays, found a file that is not a zip archive"):
+        load_data(f"npz:{tmp_path / 'x.npy'}")
+    np.savez(tmp_path / "pickled.npz", X=np.zeros((2, 3)), y=np.array([{"a": 1}, None], dtype=object))
+    with pytest.raises(DataError, match=r"expected numeric or string arrays, found a pickled object array"):
+        load_data(f"npz:{tmp_path / 'pickled.npz'}")
+    np.savez(tmp_path / "extra.npz", X=np.zeros((2, 3)), y=np.zeros(2), weights=np.ones(2))
+    with pytest.raises(DataError, match=r"has an array `weights`: expected only X, y and classes"):
+        load_data(f"npz:{tmp_path / 'extra.npz'}")
+    np.savez(tmp_path / "short.npz", X=np.zeros((3, 4)), y=np.zeros(2))
+    with pytest.raises(DataError, match=r"has 3 inputs in X and 2 targets in y"):
+        load_data(f"npz:{tmp_path / 'short.npz'}")
+
+
+def test_npz_series_padded_with_nan_keep_their_lengths(tmp_path):
+    x = np.full((4, 2, 6), np.nan, dtype=np.float32)
+    for row, length in enumerate((6, 3, 5, 1)):
+        x[row, :, :length] = row + 1
+    np.savez(tmp_path / "ragged.npz", X=x, y=np.array(["a", "b", "a", "b"]))
+    data = load_data(f"npz:{tmp_path / 'ragged.npz'}", test_split=0.0).train
+    assert data.lengths is not None and sorted(data.lengths.tolist()) == [1, 3, 5, 6]
+    for row in range(4):
+        assert int(data.lengths[row]) == int((~data.x[row, 0].isnan()).sum())

@@ -20,7 +20,6 @@ from striate.data.series import (
     find_bundled,
     list_bundled,
     read_series_csv,
-    read_series_npz,
     read_ts,
     read_ucr_tsv,
     stack_series,
@@ -334,65 +333,6 @@ def test_read_series_csv_rejects_an_unknown_target_kind(tmp_path):
     with pytest.raises(ConfigError, match=r"^Invalid `target_kind`: expected one of 'class', 'real', 'none', "
                                           r"received 'reals'\. Did you mean `real`\?$"):
         read_series_csv(write(tmp_path, "x.csv", "label,t0\n1,2\n"), target_kind="reals")
-
-
-# --- NPZ --------------------------------------------------------------------------------------------------------------
-
-def test_read_series_npz_round_trips(tmp_path):
-    rng = np.random.default_rng(2)
-    flat = rng.normal(size=(4, 6)).astype(np.float32)
-    np.savez(tmp_path / "flat.npz", X=flat, y=np.array([0, 1, 1, 0]))
-    table = read_series_npz(tmp_path / "flat.npz")
-    np.testing.assert_array_equal(np.stack(table.series), flat[:, None, :].astype(np.float64))
-    assert table.targets.tolist() == ["0", "1", "1", "0"] and table.target_kind == "class"
-
-    series = [rng.normal(size=(3, n)) for n in (5, 2, 8)]
-    x, lengths = stack_series(series)  # NaN after each end
-    np.savez(tmp_path / "ragged.npz", X=x.astype(np.float64), y=np.array([0.5, 1.5, -2.0]))
-    table = read_series_npz(tmp_path / "ragged.npz")
-    assert [values.shape[1] for values in table.series] == lengths.tolist()
-    for ours, original in zip(table.series, series, strict=True):
-        np.testing.assert_array_equal(ours, original.astype(np.float32).astype(np.float64))
-    assert table.target_kind == "real" and table.targets.tolist() == [0.5, 1.5, -2.0]
-
-    np.savez(tmp_path / "bare.npz", X=np.arange(6).reshape(2, 3))
-    bare = read_series_npz(tmp_path / "bare.npz")
-    assert bare.targets is None and bare.target_kind == "none" and bare.series[1].tolist() == [[3.0, 4.0, 5.0]]
-
-
-@pytest.mark.parametrize(("arrays", "message"), [
-    ({"X": np.zeros((2, 3)), "labels": np.zeros(2)}, r": expected the keys X and optionally y, found keys X, labels\."),
-    ({"data": np.zeros((2, 3))}, r": expected the keys X and optionally y, found keys data\."),
-    ({}, r": expected the keys X and optionally y, found keys \(none\)\."),
-    ({"X": np.zeros(3)}, r" key `X`: expected a non-empty array of shape \(N, L\) or \(N, C, L\), found shape "
-                         r"\(3,\)\."),
-    ({"X": np.zeros((2, 1, 3, 4))}, r" key `X`: expected a non-empty array of shape \(N, L\) or \(N, C, L\), found "
-                                    r"shape \(2, 1, 3, 4\)\."),
-    ({"X": np.zeros((0, 3))}, r" key `X`: expected a non-empty array of shape \(N, L\) or \(N, C, L\), found shape "
-                              r"\(0, 3\)\."),
-    ({"X": np.array([["a", "b"]])}, r" key `X`: expected an integer or floating dtype, found dtype <U1\."),
-    ({"X": np.zeros((2, 3)), "y": np.zeros(3)}, r" key `y`: expected shape \(2,\) to match X, found shape \(3,\)\."),
-    ({"X": np.zeros((2, 3)), "y": np.zeros(2, dtype=complex)}, r" key `y`: expected an integer, bool, string or "
-                                                               r"floating dtype, found dtype complex128\."),
-    ({"X": np.array([[1.0, 2.0], [np.nan, np.nan]])}, r" key `X`, example 1: expected at least one value that is not "
-                                                      r"NaN, found only NaN\."),
-    ({"X": np.zeros((2, 3)), "y": np.array([{"a": 1}, None], dtype=object)}, r": expected numeric or string arrays, "
-                                                                             r"found a pickled object array\."),
-])
-def test_read_series_npz_errors(tmp_path, arrays, message):
-    np.savez(tmp_path / "x.npz", **arrays)
-    with pytest.raises(DataError, match=r"^Invalid \.npz file .*x\.npz" + message + "$"):
-        read_series_npz(tmp_path / "x.npz")
-
-
-def test_read_series_npz_refuses_other_files(tmp_path):
-    np.save(tmp_path / "x.npy", np.zeros((2, 3)))
-    with pytest.raises(DataError, match=r"^Invalid \.npz file .*x\.npy: expected an \.npz \(zip\) archive of named "
-                                        r"arrays, found a file that is not a zip archive\.$"):
-        read_series_npz(tmp_path / "x.npy")
-    with pytest.raises(DataError, match=r"^Invalid \.npz file .*nope\.npz: expected an existing file, found no such "
-                                        r"file\.$"):
-        read_series_npz(tmp_path / "nope.npz")
 
 
 # --- stack_series and znormalize against loops ------------------------------------------------------------------------

@@ -466,39 +466,9 @@ def _csv_label(cell: str, name: str, kind: str, fail: Callable[..., DataError]) 
     return float(label) if kind == "real" else label
 
 
-# --- NumPy .npz -------------------------------------------------------------------------------------------------------
+# --- NumPy .npz (the archive reader behind `npz:PATH`, see striate.data.tabular) --------------------------------------
 
-def read_series_npz(path: PathLike) -> SeriesTable:
-    """Read a NumPy `.npz` archive holding `X` of shape `(N, L)` or `(N, C, L)` and optionally `y` of shape `(N,)`.
-
-    Time steps after the end of a series are NaN in every channel; they are dropped, so each series has its own
-    length (the round trip of `stack_series(..., mode="pad")`). Integer, bool or string `y` are class labels (kept as
-    str), floating `y` are regression targets. Pickled (object) arrays are refused.
-
-    Args:
-        path: The `.npz` file.
-
-    Returns:
-        A `SeriesTable` of `(C, L_i)` arrays.
-
-    Raises:
-        DataError: When the file is not an `.npz` archive, holds keys other than `X` and `y`, or `X` or `y` has the
-            wrong shape or dtype.
-    """
-    arrays = _load_npz(path)
-    if "X" not in arrays or not set(arrays) <= {"X", "y"}:
-        raise _invalid(".npz", path, "", "the keys X and optionally y", "keys " + (", ".join(arrays) or "(none)"))
-    x = _npz_x(arrays["X"], path)  # (N, C, L)
-    series = []
-    for index, example in enumerate(x):
-        series.append(_trim_padding(example))
-        if series[-1].shape[1] == 0:
-            raise _invalid(".npz", path, f"key `X`, example {index}", "at least one value that is not NaN", "only NaN")
-    targets, kind = _npz_targets(arrays.get("y"), len(series), path)
-    return SeriesTable(series, targets, kind, None, str(path))
-
-
-def _load_npz(path: PathLike) -> dict[str, np.ndarray]:
+def load_npz_arrays(path: PathLike) -> dict[str, np.ndarray]:
     """Every array of the archive by key; refuses anything but a zip of plain (not pickled) arrays."""
     if not Path(path).is_file():
         raise _invalid(".npz", path, "", "an existing file", "no such file")
@@ -513,28 +483,6 @@ def _load_npz(path: PathLike) -> dict[str, np.ndarray]:
         raise _invalid(".npz", path, "", "an .npz archive", f"unreadable data ({error})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as error:
         raise _invalid(".npz", path, "", "an .npz archive", f"unreadable data ({error})") from None
-
-
-def _npz_x(x: np.ndarray, path: PathLike) -> np.ndarray:
-    """Check `X` and return it as float64 `(N, C, L)`."""
-    if x.ndim not in (2, 3) or 0 in x.shape:
-        raise _invalid(".npz", path, "key `X`", "a non-empty array of shape (N, L) or (N, C, L)", f"shape {x.shape}")
-    if x.dtype.kind not in "iuf":
-        raise _invalid(".npz", path, "key `X`", "an integer or floating dtype", f"dtype {x.dtype}")
-    x = x.astype(np.float64)
-    return x[:, None, :] if x.ndim == 2 else x  # (N, L) -> (N, 1, L)
-
-
-def _npz_targets(y: np.ndarray | None, n: int, path: PathLike) -> tuple[np.ndarray | None, str]:
-    if y is None:
-        return None, "none"
-    if y.shape != (n,):
-        raise _invalid(".npz", path, "key `y`", f"shape ({n},) to match X", f"shape {y.shape}")
-    if y.dtype.kind == "f":
-        return y.astype(np.float64), "real"
-    if y.dtype.kind in "iubUS":
-        return y.astype(str), "class"
-    raise _invalid(".npz", path, "key `y`", "an integer, bool, string or floating dtype", f"dtype {y.dtype}")
 
 
 # --- The data sets aeon ships -----------------------------------------------------------------------------------------

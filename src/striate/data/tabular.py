@@ -35,7 +35,9 @@ def load_npz(location: str, target: str = "auto") -> Dataset:
     names = [str(c) for c in arrays["classes"]] if "classes" in arrays else None
     y_tensor, classes, target_kind = _targets(y, _check_target(target, y), names, location)
     x_tensor = torch.from_numpy(np.ascontiguousarray(x if x.dtype == np.uint8 else x.astype(np.float32)))
-    return Dataset(x_tensor, y_tensor, classes, name=Path(location).stem, input_kind=kind, target_kind=target_kind)
+    lengths = _lengths(x.astype(np.float32)) if kind == "signal" else None
+    return Dataset(x_tensor, y_tensor, classes, name=Path(location).stem, input_kind=kind, target_kind=target_kind,
+                   lengths=lengths)
 
 
 @register_dataset("csv", location="PATH", kinds="signal, class | multilabel | real",
@@ -78,20 +80,27 @@ def folder_targets(files: list[Path], labels_csv: str, target: str) -> tuple[tor
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise DataError(f"NPZ file not found: expected a file at {path}.")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise DataError(f"Cannot read NPZ file {path}: expected arrays saved by numpy.savez ({error}).") from None
+    from striate.data.series import load_npz_arrays
+
+    arrays = load_npz_arrays(path)  # a zip of plain arrays only: never pickles
     missing = [key for key in ("X", "y") if key not in arrays]
     if missing:
         raise DataError(f"NPZ file {path} has no array `{missing[0]}`: expected keys X and y (optional classes), "
                         f"found {', '.join(arrays) or 'none'}.")
-    if len(arrays["X"]) != len(arrays["y"]):
-        raise DataError(f"NPZ file {path} has {len(arrays['X'])} inputs in X but {len(arrays['y'])} targets in y.")
+    unknown = sorted(set(arrays) - {"X", "y", "classes"})
+    if unknown:
+        raise DataError(f"NPZ file {path} has an array `{unknown[0]}`: expected only X, y and classes.")
+    if len(arrays["X"]) != len(arrays["y"]) or len(arrays["X"]) == 0:
+        raise DataError(f"NPZ file {path} has {len(arrays['X'])} inputs in X and {len(arrays['y'])} targets in y: "
+                        "expected the same number, at least one.")
     return arrays
+
+
+def _lengths(x: np.ndarray) -> torch.Tensor | None:
+    """Valid steps of NaN-padded series `(N, C, L)` (NaN in every channel after a series' end), or None if full."""
+    valid = ~np.isnan(x).all(axis=1)  # (N, L)
+    lengths = np.where(valid.any(axis=1), valid.shape[1] - np.argmax(valid[:, ::-1], axis=1), 0)
+    return None if (lengths == x.shape[-1]).all() else torch.from_numpy(lengths.astype(np.int64))
 
 
 def _input_kind(x: np.ndarray, location: str) -> str:
