@@ -153,3 +153,13 @@ def test_task_errors_name_what_was_expected():
     assert Classification(2).mode("val_accuracy") == "max" and Regression(1).mode("train_mae") == "min"
     with pytest.raises(ConfigError, match=r"Unknown metric `val_f1` for the classification task"):
         Classification(2).mode("val_f1")
+
+
+def test_multilabel_running_metrics_skip_average_precision_but_keep_the_scores():
+    task = MultiLabel(2)
+    state = task.new_state(torch.device("cpu"))
+    output, target = torch.tensor([[1.0, -1.0], [-2.0, 3.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    task.update(state, output, target, task.loss(output, target))
+    running = task.running_metrics(state)
+    assert "mean_ap" not in running and running["micro_f1"] == 1.0
+    assert len(state["scores"]) == 1 and task.compute(state)["mean_ap"] == 1.0

@@ -93,6 +93,10 @@ class Task:
         """Scalar metrics (the keys of `metrics`) from the accumulated state; synchronises with the device."""
         raise NotImplementedError
 
+    def running_metrics(self, state: dict) -> dict[str, float]:
+        """Metrics for a progress bar mid-epoch: `compute`, unless a task has a cheaper partial answer."""
+        return self.compute(state)
+
     def details(self, state: dict) -> dict[str, Any]:
         """JSON-serialisable breakdown for `striate evaluate` and `results.json` (per class, per label, ...)."""
         return {}

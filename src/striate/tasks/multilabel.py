@@ -102,6 +102,16 @@ class MultiLabel(Task):
                 "mean_ap": float(ap.nanmean()) if bool((~ap.isnan()).any()) else 0.0,
                 "subset_accuracy": float(state["exact"]) / count}
 
+    def running_metrics(self, state: dict) -> dict[str, float]:
+        """Everything but mean AP, which ranks every score seen so far: a progress bar refreshes often."""
+        saved = state["scores"]
+        state["scores"] = []
+        try:
+            metrics = self.compute(state)
+        finally:
+            state["scores"] = saved
+        return {key: value for key, value in metrics.items() if key != "mean_ap"}
+
     def _average_precision(self, state: dict) -> torch.Tensor:
         if not state["scores"]:
             return torch.full((self.num_outputs,), float("nan"), dtype=torch.float64)

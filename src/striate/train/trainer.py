@@ -123,7 +123,7 @@ class Trainer:
 
     def running_metrics(self) -> dict[str, float]:
         """The current epoch's training metrics so far (synchronises with the device)."""
-        return self.task.compute(self._running)
+        return self.task.running_metrics(self._running)
 
     def _autocast(self):
         if self.precision == "bf16":
