@@ -25,7 +25,8 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     data: str = Field("fashion-mnist", description="dataset NAME[:LOCATION][?key=value&...], see `striate datasets`")
-    data_args: dict[str, Any] = Field(default_factory=dict, description="options of the dataset's loader")
+    data_args: dict[str, Any] = Field(default_factory=dict,
+                                      description="options of the dataset's loader (CLI: KEY=VALUE, repeatable)")
     test_data: str | None = Field(None, description="separate test data, same syntax as --data (default: its own)")
     val_data: str | None = Field(None, description="separate validation data, same syntax as --data")
     split: Literal["auto", "stratified", "random", "temporal"] = Field(
@@ -33,12 +34,14 @@ class RunConfig(BaseModel):
                             "stratified for classes, random otherwise")
     task: str | None = Field(None, description="classification, multilabel or regression (default: what the data "
                                                "declares)")
-    task_args: dict[str, Any] = Field(default_factory=dict, description="task options, e.g. {threshold: 0.4}")
+    task_args: dict[str, Any] = Field(default_factory=dict,
+                                      description="task options (CLI: KEY=VALUE, repeatable), e.g. threshold=0.4")
     model: str = Field("lenet5", description="architecture name from `striate models`, or a model spec .yaml file")
-    model_args: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for the model")
+    model_args: dict[str, Any] = Field(default_factory=dict,
+                                       description="extra keyword arguments for the model (CLI: KEY=VALUE, repeatable)")
     epochs: int = Field(6, ge=1, description="passes over the training set")
-    batch_size: int = Field(128, ge=1, description="images per training step")
-    eval_batch_size: int = Field(1024, ge=1, description="images per evaluation step")
+    batch_size: int = Field(128, ge=1, description="examples per training step")
+    eval_batch_size: int = Field(1024, ge=1, description="examples per evaluation step")
     lr: float | None = Field(None, gt=0, description="peak learning rate (default: 3e-3 for adamw, 0.05 for sgd)")
     optimizer: Literal["adamw", "sgd"] = Field("adamw", description="adamw, or sgd with momentum")
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
@@ -72,8 +75,8 @@ class RunConfig(BaseModel):
     out: str = Field("runs", description="folder that holds run folders")
     name: str | None = Field(None, description="run folder name (default: MODEL-DATA, numbered when it exists)")
     val_split: float = Field(0.1, ge=0, lt=1, description="fraction of the training set held out for validation")
-    train_size: int | None = Field(None, ge=1, description="use only this many training images (seeded subset)")
-    test_size: int | None = Field(None, ge=1, description="use only this many test images (seeded subset)")
+    train_size: int | None = Field(None, ge=1, description="use only this many training examples (seeded subset)")
+    test_size: int | None = Field(None, ge=1, description="use only this many test examples (seeded subset)")
 
     def resolved(self) -> RunConfig:
         """A copy with the optimizer-dependent defaults filled in (what `config.yaml` records)."""
