@@ -197,6 +197,15 @@ class Splits:
     val: Dataset | None = None
 
 
+def label_order(label: str) -> tuple:
+    """Sort key for label names read from files: numeric labels in numeric order ("2" before "10"), then the rest
+    alphabetically."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, 0.0, label)
+
+
 def _default_names(data: Dataset) -> list[str]:
     if data.target_kind == "real":
         return ["target"] if data.y.dim() == 1 else [f"target_{i}" for i in range(data.y.shape[1])]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from striate.data._dataset import Dataset
+from striate.data._dataset import Dataset, label_order
 from striate.data._registry import register_dataset
 from striate.errors import ConfigError, DataError
 
@@ -138,9 +138,7 @@ def _targets(y: np.ndarray, kind: str, names: list[str] | None, location: str):
 
 
 def _class_targets(labels: list[str], names: list[str] | None):
-    from striate.data.timeseries import _label_order
-
-    classes = names or sorted(set(labels), key=_label_order)
+    classes = names or sorted(set(labels), key=label_order)
     index = {name: i for i, name in enumerate(classes)}
     unknown = sorted(set(labels) - set(index))
     if unknown:

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import torch
 
-from striate.data._dataset import Dataset
+from striate.data._dataset import Dataset, label_order
 from striate.data._registry import register_dataset
 from striate.data.text import Vocabulary, read_label_lines, read_text_csv, tokenize
 from striate.errors import ConfigError, DataError
@@ -33,7 +33,7 @@ def _text(location: str, min_freq: int = 1, max_length: int | None = None, text_
         raise DataError(f"Text file {location} holds no examples: expected one `label sentence` per line.")
     lowercase = _flag(lowercase, "lowercase")
     tokens = [tokenize(text, lowercase=lowercase) for text in table.texts]
-    classes = sorted(set(table.labels), key=_label_order)
+    classes = sorted(set(table.labels), key=label_order)
     index = {label: i for i, label in enumerate(classes)}
     y = torch.tensor([index[label] for label in table.labels], dtype=torch.int64)
     data = Dataset(torch.zeros(len(tokens), 1, dtype=torch.int64), y, classes, name=table.source.split("/")[-1],
@@ -54,12 +54,6 @@ def _flag(value: bool | str, name: str) -> bool:
         return False
     raise ConfigError(f"Invalid `{name}` {value!r}: expected true or false.")
 
-
-def _label_order(label: str):
-    try:
-        return (0, float(label), "")
-    except ValueError:
-        return (1, 0.0, label)
 
 
 def refit_vocabulary(data: Dataset) -> Dataset:

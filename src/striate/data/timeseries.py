@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from striate.data._dataset import Dataset, Splits
+from striate.data._dataset import Dataset, Splits, label_order
 from striate.data._registry import register_dataset
 from striate.data.series import STACK_MODES, SeriesTable, find_bundled, read_series_csv, read_ts, read_ucr_tsv
 from striate.data.series import stack_series as _stack
@@ -98,19 +98,12 @@ def _targets(table: SeriesTable) -> tuple[torch.Tensor, list[str] | None, str]:
     if table.target_kind == "real":
         return torch.from_numpy(table.targets.astype(np.float32)), None, "real"
     labels = [str(label) for label in table.targets]
-    classes = list(table.class_labels) if table.class_labels else sorted(set(labels), key=_label_order)
-    extra = sorted(set(labels) - set(classes), key=_label_order)
+    classes = list(table.class_labels) if table.class_labels else sorted(set(labels), key=label_order)
+    extra = sorted(set(labels) - set(classes), key=label_order)
     classes += extra  # labels used but not declared are rejected by the reader; this keeps the order total
     index = {label: i for i, label in enumerate(classes)}
     return torch.tensor([index[label] for label in labels], dtype=torch.int64), classes, "class"
 
-
-def _label_order(label: str):
-    """Numeric labels in numeric order ("2" before "10"), others alphabetically after them."""
-    try:
-        return (0, float(label), "")
-    except ValueError:
-        return (1, 0.0, label)
 
 
 def fit_length(part: Dataset, length: int) -> Dataset:
