@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import torch
 from PIL import Image
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+TEXT_DIR = Path(os.environ.get("STRIATE_TEXT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "text"))
+"""Kim's TREC and SST-2 files: the project's shared data folder beside the checkout, or $STRIATE_TEXT_DATA."""
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -68,3 +71,11 @@ def image_folder(tmp_path) -> Path:
 def _deterministic():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def text_dir() -> Path:
+    """The folder of TREC and SST-2 (skips, naming the fix, where a checkout has no shared data folder beside it)."""
+    if not (TEXT_DIR / "TREC.train.all").is_file():
+        pytest.skip(f"{TEXT_DIR} is missing: set STRIATE_TEXT_DATA to the folder holding Kim's TREC and SST-2 files.")
+    return TEXT_DIR

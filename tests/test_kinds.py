@@ -7,7 +7,6 @@ models built from the data description (a Text CNN's vocabulary is the vocabular
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +18,6 @@ from striate.cli import app
 from striate.data import load_data
 from striate.data.series import find_bundled, read_ts
 
-TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
 runner = CliRunner()
 pytestmark = pytest.mark.slow
 
@@ -71,9 +69,9 @@ def test_unequal_length_series_are_padded_and_normalised_over_their_own_steps():
 
 
 @pytest.fixture(scope="module")
-def text_run(tmp_path_factory):
-    return quick(tmp_path_factory.mktemp("text"), data=f"text:{TEXT / 'TREC.train.all'}",
-                 test_data=f"text:{TEXT / 'TREC.test.all'}", model="textcnn", epochs=2, batch_size=50,
+def text_run(tmp_path_factory, text_dir):
+    return quick(tmp_path_factory.mktemp("text"), data=f"text:{text_dir / 'TREC.train.all'}",
+                 test_data=f"text:{text_dir / 'TREC.test.all'}", model="textcnn", epochs=2, batch_size=50,
                  train_size=1500, model_args={"embedding_dim": 50, "out_channels": 20})
 
 
@@ -95,13 +93,13 @@ def test_text_classification_run(text_run):
     assert prediction["top"][0][1] == pytest.approx(float(expected.max()), rel=1e-6)
 
 
-def test_the_vocabulary_is_built_on_the_training_part_only(text_run):
+def test_the_vocabulary_is_built_on_the_training_part_only(text_run, text_dir):
     from striate.data._registry import load_source
 
     def words(spec: str) -> set[str]:  # every word of a whole file, unsplit
         return {w for sentence in load_source(spec).meta["tokens"] for w in sentence}
 
-    test_only = words(f"text:{TEXT / 'TREC.test.all'}") - words(f"text:{TEXT / 'TREC.train.all'}")
+    test_only = words(f"text:{text_dir / 'TREC.test.all'}") - words(f"text:{text_dir / 'TREC.train.all'}")
     assert test_only and not any(word in text_run.vocabulary for word in test_only)
 
 
