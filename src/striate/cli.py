@@ -248,7 +248,25 @@ def list_datasets_command(as_json: bool = typer.Option(False, "--json", help="pr
 
 
 def main() -> None:
-    app()
+    """The `striate` command; parser errors (an unknown flag or command, `--lr abc`) are one line, exit code 2, too."""
+    import sys
+
+    try:
+        code = app(standalone_mode=False, prog_name="striate")
+    except typer.Abort:
+        typer.echo("error: aborted.", err=True)
+        sys.exit(130)
+    except Exception as error:
+        # The parser's usage errors (typer's bundled click: `UsageError`, exit code 2) carry `format_message`; they
+        # are matched by that contract, not by a private class. Anything else is a bug and keeps its traceback.
+        if getattr(error, "exit_code", None) != 2 or not hasattr(error, "format_message"):
+            raise
+        context = getattr(error, "ctx", None)
+        command = f"striate {context.info_name}" if context and context.info_name != "striate" else "striate"
+        message = " ".join(error.format_message().split()).rstrip(".")
+        typer.echo(f"error: {message} (see `{command} --help`).", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

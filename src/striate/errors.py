@@ -30,6 +30,10 @@ class RunFolderError(StriateError, FileNotFoundError):
     """A run folder is missing, incomplete or unreadable."""
 
 
+class TrainingError(StriateError, RuntimeError):
+    """Training produced meaningless numbers (a loss that is not finite)."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ' Did you mean `x`?' for the closest of `choices`, or '' when nothing is close."""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)

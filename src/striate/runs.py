@@ -25,8 +25,8 @@ import torch.nn as nn
 import yaml
 from safetensors.torch import load_file, save_file
 
-from striate._io import atomic_write, atomic_write_json
-from striate.errors import RunFolderError
+from striate._io import atomic_write, atomic_write_json, atomic_write_text
+from striate.errors import ConfigError, RunFolderError
 
 if TYPE_CHECKING:
     from striate.data.preprocess import Pipeline, Preprocess
@@ -34,17 +34,54 @@ if TYPE_CHECKING:
 
 RUN_FORMAT = "striate.run/1"
 REQUIRED_FILES = ("model.json", "model.safetensors", "config.yaml")
+INCOMPLETE = ".incomplete"
+"""Marker file present from the moment a run folder is created until its last file is written (`mark_complete`)."""
 
 
 def new_run_dir(out: str | Path, name: str) -> Path:
-    """Create `out/name`, numbering it (`name-2`, `name-3`, ...) so an earlier run is never overwritten."""
-    out = Path(out)
-    candidate, number = out / name, 1
-    while candidate.exists():
-        number += 1
-        candidate = out / f"{name}-{number}"
-    candidate.mkdir(parents=True)
-    return candidate
+    """Create `out/name` atomically, numbering it (`name-2`, `name-3`, ...) so an earlier run is never overwritten.
+
+    The folder is created with one `mkdir` that fails if anything (a file, a folder, a dangling link) is there, so two
+    runs started together with the same name get different folders. It holds the `.incomplete` marker until
+    `mark_complete`, so an interrupted run is never mistaken for a finished one.
+
+    Raises:
+        ConfigError: for a name that is empty, hidden or a path (it would escape `out`), or an `out` that is a file.
+    """
+    name = check_run_name(name)
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"Invalid `out` {str(out)!r}: expected a folder for run folders, found a file; choose "
+                          "another --out.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"Cannot create `out` folder {out}: {error.strerror or error}.") from None
+    for number in range(1, 100_000):
+        candidate = out / (name if number == 1 else f"{name}-{number}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise ConfigError(f"Cannot create run folder {candidate}: {error.strerror or error}.") from None
+        atomic_write_text(candidate / INCOMPLETE, "training started; this file is removed when the run is complete\n")
+        return candidate
+    raise ConfigError(f"Too many runs named {name!r} in {out}: choose another --name.")
+
+
+def check_run_name(name: str) -> str:
+    """A run name must be one plain folder name: no separators, not `.`/`..`, not hidden, printable."""
+    if (not name or name in (".", "..") or name.startswith(".") or "/" in name or "\\" in name
+            or any(not ch.isprintable() for ch in name) or len(name) > 200):
+        raise ConfigError(f"Invalid `name` {name!r}: expected a plain folder name (letters, digits, - _ and ., not "
+                          "starting with a dot, no / or \\); the run folder is always created inside --out.")
+    return name
+
+
+def mark_complete(run_dir: Path) -> None:
+    """The last step of a run: remove the `.incomplete` marker once every file is written."""
+    (run_dir / INCOMPLETE).unlink(missing_ok=True)
 
 
 def save_model(run_dir: Path, model: nn.Module, architecture: dict[str, Any], data_info: dict[str, Any]) -> None:
@@ -189,6 +226,9 @@ class Run:
 def check_run_dir(path: Path) -> None:
     if not path.is_dir():
         raise RunFolderError(f"Run folder not found: expected a directory written by `striate train` at {path}.")
+    if (path / INCOMPLETE).exists():
+        raise RunFolderError(f"Run folder {path} is incomplete: its training did not finish (interrupted, failed or "
+                             "still running); train again or pick another run.")
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
     if missing:
         raise RunFolderError(f"Run folder {path} is incomplete: missing {', '.join(missing)} "

@@ -18,11 +18,11 @@ from striate._io import atomic_write_json, atomic_write_yaml
 from striate.config import RunConfig, load_config
 from striate.data import BatchLoader, Dataset, Preprocess, Splits, load_data
 from striate.data.augment import build_augmentation
-from striate.errors import ConfigError, ShapeError, did_you_mean
+from striate.errors import ConfigError, DataError, ShapeError, did_you_mean
 from striate.models.resolve import check_model_name, model_for_data
 from striate.regularizers import MaxNorm, WeightPenalty, param_groups_for_weight_decay
 from striate.report import plot_augmentations, plot_curves
-from striate.runs import Run, new_run_dir, save_model
+from striate.runs import Run, check_run_name, mark_complete, new_run_dir, save_model
 from striate.tasks import TASKS, Task, create_task
 from striate.train.callbacks import Callback, EarlyStopping, MetricsLogger, ProgressBar
 from striate.train.trainer import Trainer
@@ -91,6 +91,8 @@ def _prepare(cfg: RunConfig) -> torch.device:
     """Checks that need no data (a misspelt model name fails before seconds go into loading), then the seeds."""
     device = resolve_device(cfg.device)
     check_model_name(cfg.model)
+    if cfg.name is not None:
+        check_run_name(cfg.name)
     check_tta(cfg.tta, (3, 1, 1))
     if cfg.patience is not None and (cfg.monitor or "val_").startswith("val_") and cfg.val_split == 0 \
             and cfg.val_data is None:
@@ -104,6 +106,13 @@ def load_splits(cfg: RunConfig) -> Splits:
     """The configured data, split into training, validation and test parts (seeded), limited by the size options."""
     splits = load_data(cfg.data, val_split=0.0 if cfg.val_data else cfg.val_split, seed=cfg.seed, split=cfg.split,
                        test_data=cfg.test_data, val_data=cfg.val_data, options=cfg.data_args)
+    for part, size in (("training", len(splits.train)), ("test", len(splits.test))):
+        if size == 0:
+            raise DataError(f"The {part} part of `{cfg.data}` is empty: expected at least one example; check the data "
+                            "or the split options (--val-split, --test-data).")
+    if splits.val is not None and len(splits.val) == 0:
+        raise DataError(f"The validation part of `{cfg.data}` is empty: --val-split {cfg.val_split} of "
+                        f"{len(splits.train)} examples holds none; raise it or set --val-split 0.")
     return _limited(splits, cfg)
 
 
@@ -169,6 +178,7 @@ def _finish(cfg: RunConfig, run_dir: Path, trainer: Trainer, history: list[dict[
     plot_curves(history, run_dir / "curves.png", metric=task.monitor)
     headline = ", ".join(f"{label} {value}" for label, value in task.summary_rows(test_metrics)[:1])
     task.plots(state, run_dir, title=f"{cfg.model} on {cfg.data}: test {headline}")
+    mark_complete(run_dir)  # last: only now do `evaluate`, `predict` and `load` take the folder as a finished run
     if not quiet:
         console.print(results_table(results, run_dir, task))
     return Run(run_dir, trainer.device)

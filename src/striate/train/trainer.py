@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -13,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from striate.data.loader import BatchLoader
+from striate.errors import TrainingError
 from striate.models._base import apply_model_constraints, model_loss
 from striate.tasks import Task
 from striate.train.callbacks import Callback
@@ -68,6 +70,7 @@ class Trainer:
             self._call("on_epoch_start")
             start = time.perf_counter()
             train_metrics = self.train_epoch(train)
+            self._check_finite(train_metrics)
             seconds = time.perf_counter() - start
             metrics = {"epoch": self.epoch + 1, "step": self.step, "lr": self.optimizer.param_groups[0]["lr"],
                        "epoch_seconds": seconds, "train_samples_per_second": len(train.dataset) / seconds}
@@ -88,6 +91,14 @@ class Trainer:
             self.task.update(self._running, output, y, loss)
             self._call("on_batch_end")
         return self.task.compute(self._running)
+
+    def _check_finite(self, metrics: dict[str, float]) -> None:
+        """Refuse to go on (or to report) once the training loss is NaN or infinite: the weights are lost by then."""
+        if not math.isfinite(metrics["loss"]):
+            lr = self.optimizer.param_groups[0]["lr"]
+            raise TrainingError(f"Training diverged in epoch {self.epoch + 1}: the training loss is {metrics['loss']}, "
+                                f"expected a finite loss; lower the learning rate (--lr; {lr:g} at the epoch's end) or "
+                                "check the data for non-finite values.")
 
     def training_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step on a prepared batch; returns the output and the (unpenalised) loss.

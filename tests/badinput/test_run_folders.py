@@ -1,0 +1,111 @@
+"""Bad input, part 1: where run folders come to life, parser errors, and numbers that would be meaningless.
+
+Each case asserts the one-line error (or the safe outcome) and that nothing half-made is left looking complete.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+
+import pytest
+
+import striate
+from striate.cli import main
+from striate.errors import ConfigError, DataError, RunFolderError, TrainingError
+from striate.runs import INCOMPLETE, check_run_dir, new_run_dir
+
+
+def quick(tmp_path, **options):
+    return striate.train(data="digits", epochs=1, batch_size=64, out=str(tmp_path), quiet=True, **options)
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "..", ".", "", ".hidden", "tab\there", "x" * 201])
+def test_run_names_never_escape_out(tmp_path, name):
+    with pytest.raises(ConfigError, match=r"Invalid `name` .*expected a plain folder name"):
+        quick(tmp_path / "runs", name=name)
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "x").exists()
+
+
+def test_out_that_is_a_file_and_a_dangling_link_at_the_run_path(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"Invalid `out` .*expected a folder for run folders, found a file"):
+        new_run_dir(tmp_path / "file", "run")
+    (tmp_path / "runs").mkdir()
+    os.symlink(tmp_path / "nowhere", tmp_path / "runs" / "run")  # dangling: exists() is False, the name is taken
+    created = new_run_dir(tmp_path / "runs", "run")
+    assert created.name == "run-2" and (created / INCOMPLETE).is_file()
+
+
+def test_runs_started_together_with_one_name_get_different_folders(tmp_path):
+    made, errors = [], []
+
+    def create():
+        try:
+            made.append(new_run_dir(tmp_path, "same"))
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len({path.name for path in made}) == 8
+
+
+def test_a_run_is_incomplete_until_its_last_file_and_then_complete(tmp_path):
+    run = quick(tmp_path)
+    assert not (run.path / INCOMPLETE).exists()
+    check_run_dir(run.path)
+    (run.path / INCOMPLETE).write_text("as if training had been killed")
+    with pytest.raises(RunFolderError, match=r"is incomplete: its training did not finish"):
+        striate.load(run.path)
+
+
+def test_a_bad_option_leaves_no_run_folder(tmp_path):
+    with pytest.raises(ConfigError, match=r"Unknown augmentation `blur`"):
+        quick(tmp_path, augment=["blur"])
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())
+
+
+def test_run_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        run = quick(tmp_path)
+    finally:
+        os.umask(old)
+    for name in ("model.json", "results.json", "model.safetensors", "config.yaml"):
+        assert stat.S_IMODE((run.path / name).stat().st_mode) == 0o644, name
+
+
+def test_a_diverging_run_is_an_error_and_stays_marked_incomplete(tmp_path):
+    with pytest.raises(TrainingError, match=r"Training diverged in epoch 1: the training loss is nan, expected a "
+                                            r"finite loss; lower the learning rate"):
+        quick(tmp_path, lr=1e30, optimizer="sgd", momentum=0.0)
+    (folder,) = tmp_path.iterdir()
+    assert (folder / INCOMPLETE).is_file() and not (folder / "results.json").exists()
+
+
+def test_empty_splits_are_errors_not_zero_accuracy(tmp_path):
+    with pytest.raises(DataError, match=r"The validation part of `digits` is empty: --val-split 0.0001"):
+        quick(tmp_path, val_split=0.0001)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["train", "--lr", "abc"], r"^error: Invalid value for '--lr': .*\(see `striate train --help`\)\.$"),
+    (["trian"], r"^error: No such command 'trian'\. Did you mean 'train'\? \(see `striate --help`\)\.$"),
+    (["train", "--nme", "x"], r"^error: No such option: --nme .*--name.*\(see `striate train --help`\)\.$"),
+    (["predict"], r"^error: Missing argument 'run' \(see `striate predict --help`\)\.$"),
+    (["evaluate", "a", "b"], r"^error: Got unexpected extra argument\(s\) \(b\) \(see `striate evaluate --help`\)\.$"),
+])
+def test_parser_errors_are_one_line_with_exit_code_2(monkeypatch, capsys, argv, message):
+    import re
+
+    monkeypatch.setattr("sys.argv", ["striate", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and re.search(message, lines[0]), lines
