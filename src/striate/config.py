@@ -7,11 +7,12 @@ one-line `ConfigError` that names the key, the expected type and the value recei
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from striate.errors import ConfigError, did_you_mean
 
@@ -70,13 +71,24 @@ class RunConfig(BaseModel):
     channels_last: bool = Field(True, description="channels-last memory layout for image models (faster on CPU)")
     embeddings: str | None = Field(None, description="pretrained word vectors (word2vec or GloVe text file) for "
                                                      "the Text CNN's embeddings")
-    seed: int = Field(0, description="seed of every random number generator; equal seeds repeat a CPU run exactly")
+    seed: int = Field(0, ge=0, lt=2**63, description="seed of every random number generator; equal seeds repeat a "
+                                                      "CPU run exactly")
     device: str = Field("auto", description="auto (CUDA when available), cpu, cuda, cuda:N")
     out: str = Field("runs", description="folder that holds run folders")
     name: str | None = Field(None, description="run folder name (default: MODEL-DATA, numbered when it exists)")
     val_split: float = Field(0.1, ge=0, lt=1, description="fraction of the training set held out for validation")
     train_size: int | None = Field(None, ge=1, description="use only this many training examples (seeded subset)")
     test_size: int | None = Field(None, ge=1, description="use only this many test examples (seeded subset)")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """YAML reads `epochs: true` as a boolean, which pydantic would take as 1: a number must be written as one."""
+        annotation = cls.model_fields[info.field_name].annotation
+        numeric = {int, float} & set(typing.get_args(annotation) or (annotation,))
+        if isinstance(value, bool) and numeric:
+            raise ValueError(f"Input should be a number, not the boolean {value}")
+        return value
 
     def resolved(self) -> RunConfig:
         """A copy with the optimizer-dependent defaults filled in (what `config.yaml` records)."""
@@ -108,7 +120,8 @@ def make_config(base: dict[str, Any] | None = None, **overrides: Any) -> RunConf
 def _describe(problem: dict) -> str:
     key = ".".join(str(part) for part in problem["loc"])
     field = RunConfig.model_fields.get(str(problem["loc"][0]))
-    expected = problem["msg"].replace("Input should be", "expected").replace("Input ", "expected ")
+    expected = problem["msg"].removeprefix("Value error, ").replace("Input should be", "expected")
+    expected = expected.replace("Input ", "expected ")
     hint = f" ({field.description})" if field is not None and field.description else ""
     return f"Invalid config key `{key}`{hint}: {expected}, received {problem.get('input')!r}."
 

@@ -66,8 +66,12 @@ def image_input(item, input_shape: tuple[int, ...]) -> tuple[np.ndarray, list[st
         image = item
     else:
         raise DataError(f"Invalid image {item!r}: expected a file path or a PIL image, received {type(item).__name__}.")
-    notes, mode = [], "L" if channels == 1 else "RGB"
-    if image.mode != mode:
+    from striate.data.sources import depth_note
+
+    notes, mode, depth = [], "L" if channels == 1 else "RGB", depth_note(image)
+    if depth:
+        notes.append(depth)
+    if image.mode != mode and not (depth and mode == "L"):
         notes.append(f"converted {image.mode} to {mode}")
     if image.size != (width, height):
         notes.append(f"resized {image.size[0]}x{image.size[1]} to {width}x{height}")

@@ -109,3 +109,43 @@ def test_parser_errors_are_one_line_with_exit_code_2(monkeypatch, capsys, argv, 
     assert exit_info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and re.search(message, lines[0]), lines
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"epochs": True}, r"Invalid config key `epochs` .*expected a number, not the boolean True"),
+    ({"seed": 2**70}, r"Invalid config key `seed` .*expected less than 9223372036854775808"),
+    ({"seed": -1}, r"Invalid config key `seed` .*expected greater than or equal to 0"),
+])
+def test_numbers_must_be_numbers_a_generator_can_take(tmp_path, options, message):
+    with pytest.raises(ConfigError, match=message):
+        striate.train(**{"data": "digits", "out": str(tmp_path), "quiet": True, **options})
+
+
+def test_deep_images_keep_their_value_range(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from striate.predict import image_input
+
+    values = np.linspace(0, 65535, 64, dtype=np.uint16).reshape(8, 8)
+    Image.fromarray(values).save(tmp_path / "deep.png")  # a 16-bit grey PNG
+    array, notes = image_input(tmp_path / "deep.png", (1, 8, 8))
+    np.testing.assert_array_equal(array[0], np.rint(values / 257).astype(np.uint8))  # not clipped to 255
+    assert notes == ["scaled 16-bit values to 8 bits (divided by 257)"]
+    floats = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    Image.fromarray(floats).save(tmp_path / "float.tiff")  # a 32-bit float TIFF
+    array, notes = image_input(tmp_path / "float.tiff", (1, 8, 8))
+    np.testing.assert_array_equal(array[0], np.rint(floats * 255).astype(np.uint8))  # not all zero
+    assert notes[0] == "scaled float values to 8 bits by their range"
+
+
+def test_decompression_bombs_are_one_line_errors(tmp_path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    from striate.predict import image_input
+
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 4,096 pixels is then over twice the limit: a bomb
+    with pytest.raises(DataError, match=r"big\.png: it has more pixels than Pillow's decompression-bomb limit"):
+        image_input(tmp_path / "big.png", (1, 8, 8))

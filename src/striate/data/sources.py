@@ -225,6 +225,34 @@ def _stack(found: dict[str, list[Path]], classes: list[str], mode: str, size: tu
     return Dataset(x, torch.tensor(labels, dtype=torch.int64), list(classes), name=f"folder:{name}")
 
 
+def depth_note(image) -> str | None:
+    """What `to_chw` does to an image's values beyond Pillow's 8-bit conversion, or None."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return "scaled 16-bit values to 8 bits (divided by 257)"
+    if image.mode == "I":
+        return "scaled 32-bit integer values to 8 bits by their minimum and maximum"
+    if image.mode == "F":
+        return "scaled float values to 8 bits by their range"
+    return None
+
+
+def to_8_bit(image):
+    """An 8-bit grey ('L') copy of a 16-bit, 32-bit or float grey image, keeping its value range; others unchanged."""
+    from PIL import Image
+
+    if image.mode not in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16"):
+        scaled = values / 257.0
+    elif image.mode == "F" and values.size and values.min() >= 0.0 and values.max() <= 1.0:
+        scaled = values * 255.0
+    else:
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+
+
 def open_image(path: Path):
     """Open and decode an image file with Pillow; every failure is a one-line DataError naming the file."""
     from PIL import Image, UnidentifiedImageError
@@ -248,9 +276,15 @@ def image_to_array(path: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
 
 
 def to_chw(image, mode: str, size: tuple[int, int]) -> np.ndarray:
-    """A PIL image converted to `mode` and resized (bilinear) to `size` = (width, height), as uint8 `(C, H, W)`."""
+    """A PIL image converted to `mode` and resized (bilinear) to `size` = (width, height), as uint8 `(C, H, W)`.
+
+    16-bit and 32-bit integer images are scaled to 8 bits by their type's range and float images by theirs ([0, 1],
+    else their own minimum to maximum), instead of Pillow's conversion, which clips them (16-bit PNGs become almost
+    all 255, float TIFFs all 0); `depth_note` says what was done.
+    """
     from PIL import Image
 
+    image = to_8_bit(image)
     image = image.convert(mode) if image.mode != mode else image
     if image.size != tuple(size):
         image = image.resize(tuple(size), Image.Resampling.BILINEAR)
