@@ -16,6 +16,7 @@ Layout of `runs/<name>/`:
 from __future__ import annotations
 
 import json
+import math
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from striate._io import atomic_write, atomic_write_json, atomic_write_text
-from striate.errors import ConfigError, RunFolderError
+from striate.errors import ConfigError, RunFolderError, StriateError
 
 if TYPE_CHECKING:
     from striate.data.preprocess import Pipeline, Preprocess
@@ -114,9 +115,10 @@ class Run:
         self.path = Path(path)
         check_run_dir(self.path)
         self.info = _read_json(self.path / "model.json")
-        if self.info.get("format") != RUN_FORMAT:
+        if not isinstance(self.info, dict) or self.info.get("format") != RUN_FORMAT:
+            found = self.info.get("format") if isinstance(self.info, dict) else type(self.info).__name__
             raise RunFolderError(f"Unsupported run format in {self.path / 'model.json'}: expected {RUN_FORMAT!r}, "
-                                 f"found {self.info.get('format')!r}.")
+                                 f"found {found!r}.")
         try:
             self.config = yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as error:
@@ -125,10 +127,8 @@ class Run:
         results = self.path / "results.json"
         self.results = _read_json(results) if results.is_file() else {}
         self.device = torch.device(device)
-        from striate.models.resolve import build_model
-
-        self.model = build_model(self.info["architecture"]).to(self.device)
-        self.model.load_state_dict(_load_weights(self.path / "model.safetensors"))
+        check_model_info(self.info, self.path / "model.json")
+        self.model = _build_checked(self.info, self.path).to(self.device)
         self.model.eval()
 
     @property
@@ -221,6 +221,77 @@ class Run:
         from striate.evaluate import evaluate_run
 
         return evaluate_run(self, data, batch_size)
+
+
+MAX_PARAMETERS = 2_000_000_000
+"""The largest network a run folder may describe: a `model.json` asking for more is refused before anything is
+allocated (a 100,000-channel layer would otherwise take the machine's memory)."""
+
+
+def check_model_info(info: dict[str, Any], path: Path) -> None:
+    """`model.json`'s fields have the types and sizes the rest of the folder relies on."""
+    def fail(field: str, expected: str) -> RunFolderError:
+        found = info.get(field, "nothing")
+        return RunFolderError(f"Invalid {path}: expected `{field}` to be {expected}, found {str(found)[:60]!r}; the "
+                              "file was edited or comes from another program: train again.")
+
+    if not isinstance(info.get("architecture"), dict) or "name" not in info["architecture"]:
+        raise fail("architecture", "a mapping with the model's name and arguments")
+    shape = info.get("input_shape")
+    if not isinstance(shape, list) or not shape or not all(isinstance(v, int) and v > 0 for v in shape):
+        raise fail("input_shape", "a list of positive integers")
+    classes = info.get("classes")
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+        raise fail("classes", "a non-empty list of names")
+    if info.get("normalization", "channel") == "channel":
+        for field in ("mean", "std"):
+            values = info.get(field)
+            if not isinstance(values, list) or len(values) != shape[0] or not all(
+                    isinstance(v, int | float) and math.isfinite(v) for v in values):
+                raise fail(field, f"{shape[0]} finite numbers, one per input channel")
+        if any(v <= 0 for v in info["std"]):
+            raise fail("std", "positive standard deviations")
+
+
+def _build_checked(info: dict[str, Any], path: Path) -> nn.Module:
+    """The model `model.json` describes, checked on the meta device (size, output width) before it is allocated,
+    then filled with the weights, which must match it key for key and shape for shape."""
+    from striate.models._utils import output_shape
+    from striate.models.resolve import build_model
+
+    where = path / "model.json"
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(info["architecture"])
+        parameters = sum(p.numel() for p in skeleton.parameters())
+        if parameters > MAX_PARAMETERS:
+            raise RunFolderError(f"Invalid {where}: its architecture has {parameters:,} parameters, expected at most "
+                                 f"{MAX_PARAMETERS:,}; the file was edited: train again.")
+        width = output_shape(skeleton.eval(), tuple(info["input_shape"]))
+    except StriateError as error:
+        if isinstance(error, RunFolderError):
+            raise
+        raise RunFolderError(f"Invalid architecture in {where}: {error}") from None
+    except (RuntimeError, TypeError, ValueError, KeyError, IndexError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RunFolderError(f"Invalid {where}: its architecture cannot take inputs of shape "
+                             f"{tuple(info['input_shape'])} ({first}).") from None
+    if len(width) > 1 and width[1] != len(info["classes"]):
+        raise RunFolderError(f"Invalid {where}: the model has {width[1]} outputs but `classes` names "
+                             f"{len(info['classes'])}; expected one name per output.")
+    model = build_model(info["architecture"])
+    weights = _load_weights(path / "model.safetensors")
+    expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    found = {key: tuple(value.shape) for key, value in weights.items()}
+    if expected != found:
+        missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+        wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+        detail = (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra
+                  else f"{wrong[0]} is {found[wrong[0]]}, expected {expected[wrong[0]]}")
+        raise RunFolderError(f"Weights {path / 'model.safetensors'} do not match the architecture in {where}: "
+                             f"{detail}; the files come from different runs: train again.")
+    model.load_state_dict(weights)
+    return model
 
 
 def check_run_dir(path: Path) -> None:

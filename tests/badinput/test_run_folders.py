@@ -149,3 +149,43 @@ def test_decompression_bombs_are_one_line_errors(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 4,096 pixels is then over twice the limit: a bomb
     with pytest.raises(DataError, match=r"big\.png: it has more pixels than Pillow's decompression-bomb limit"):
         image_input(tmp_path / "big.png", (1, 8, 8))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    return striate.train(data="digits", epochs=1, batch_size=64, out=str(tmp_path_factory.mktemp("runs")), quiet=True)
+
+
+def edited(finished_run, tmp_path, change) -> os.PathLike:
+    """A copy of a finished run whose model.json `change(info)` edits (or replaces, when it returns a value)."""
+    import json
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_run.path, copy)
+    info = json.loads((copy / "model.json").read_text())
+    replaced = change(info)
+    (copy / "model.json").write_text(json.dumps(info if replaced is None else replaced))
+    return copy
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda info: [1, 2, 3], r"Unsupported run format .*model\.json"),
+    (lambda info: info.pop("architecture") and None, r"expected `architecture` to be a mapping"),
+    (lambda info: info.pop("classes") and None, r"expected `classes` to be a non-empty list of names, found 'nothing'"),
+    (lambda info: info["classes"].append("extra"), r"the model has 10 outputs but `classes` names 11"),
+    (lambda info: info.update(input_shape=[1, 2, 2]), r"its architecture cannot take inputs of shape \(1, 2, 2\)"),
+    (lambda info: info.update(input_shape=["a"]), r"expected `input_shape` to be a list of positive integers"),
+    (lambda info: info.update(mean=[0.1, 0.2]), r"expected `mean` to be 1 finite numbers, one per input channel"),
+    (lambda info: info.update(std=[0.0]), r"expected `std` to be positive standard deviations"),
+    (lambda info: info["architecture"]["kwargs"].update(num_classes=7),
+     r"the model has 7 outputs but `classes` names 10"),
+    (lambda info: info.update(architecture={"name": "convnet", "kwargs": {"num_classes": 10, "input_size": [8, 8]}}),
+     r"Weights .*model\.safetensors do not match the architecture .*missing"),
+    (lambda info: info.update(architecture={"name": "convnet", "kwargs": {"widths": [100_000, 100_000]}}),
+     r"its architecture has [\d,]+ parameters, expected at most 2,000,000,000"),
+])
+def test_edited_or_mixed_up_run_folders_are_one_line_errors(finished_run, tmp_path, change, message):
+    path = edited(finished_run, tmp_path, change)
+    with pytest.raises(RunFolderError, match=message):
+        striate.load(path)
