@@ -189,3 +189,21 @@ def test_edited_or_mixed_up_run_folders_are_one_line_errors(finished_run, tmp_pa
     path = edited(finished_run, tmp_path, change)
     with pytest.raises(RunFolderError, match=message):
         striate.load(path)
+
+
+def test_a_path_given_as_model_is_not_called_an_unknown_model(tmp_path):
+    with pytest.raises(ConfigError, match=r"Invalid `model` '\./mynet': a path must name a model spec file ending in "
+                                          r"\.yaml or \.yml"):
+        quick(tmp_path, model="./mynet")
+
+
+def test_a_training_size_beyond_the_data_is_said_not_silently_capped(tmp_path):
+    from io import StringIO
+
+    from rich.console import Console
+
+    stream = StringIO()
+    run = striate.train(data="digits", epochs=1, batch_size=64, out=str(tmp_path), train_size=99_999,
+                        console=Console(file=stream, width=200))
+    assert "--train-size 99999 is more than the 1,295 examples there are; using all of them." in stream.getvalue()
+    assert run.results["train_examples"] == 1295

@@ -195,6 +195,7 @@ class Splits:
     train: Dataset
     test: Dataset
     val: Dataset | None = None
+    notes: list[str] = field(default_factory=list)  # what loading did that a user should hear about
 
 
 def label_order(label: str) -> tuple:

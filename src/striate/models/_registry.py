@@ -62,6 +62,9 @@ def list_models() -> list[ModelEntry]:
 
 
 def get_entry(name: str) -> ModelEntry:
+    if name not in _MODELS and ("/" in str(name) or "\\" in str(name)):
+        raise ConfigError(f"Invalid `model` {name!r}: a path must name a model spec file ending in .yaml or .yml; "
+                          "for a zoo model give its name (see `striate models`).")
     if name not in _MODELS:
         raise ConfigError(f"Unknown model `{name}`: expected one of {', '.join(sorted(_MODELS))}."
                           f"{did_you_mean(name, _MODELS)}")

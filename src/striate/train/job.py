@@ -56,6 +56,8 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     task = build_task(cfg, splits)
     monitor = _check_monitor(cfg, task)
     _check_data_options(cfg, splits, console, quiet)
+    for note in [] if quiet else splits.notes:
+        console.print(f"[yellow]note:[/] {note}")
     model, architecture = build_for_data(cfg, splits.train, task)
     channels_last = cfg.channels_last and splits.train.input_kind == "image"
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
@@ -222,7 +224,11 @@ def seed_everything(seed: int) -> None:
 
 
 def _limited(splits: Splits, cfg: RunConfig) -> Splits:
-    """Seeded subsets when `train_size` / `test_size` ask for fewer examples than the dataset has."""
+    """Seeded subsets when `train_size` / `test_size` ask for fewer examples than the dataset has (a note if more)."""
+    for option, size, part in (("train_size", cfg.train_size, splits.train), ("test_size", cfg.test_size, splits.test)):
+        if size is not None and size > len(part):
+            splits.notes.append(f"--{option.replace('_', '-')} {size} is more than the {len(part):,} examples there "
+                                f"are; using all of them.")
     splits.train = splits.train.seeded_subset(cfg.train_size, cfg.seed)
     splits.test = splits.test.seeded_subset(cfg.test_size, cfg.seed)
     return splits
