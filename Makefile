@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup data lint clean bench-setup bench-throughput bench-time-to-accuracy bench-scaling bench-inference
+.PHONY: demo test setup data lint clean bench-setup bench-throughput bench-time-to-accuracy bench-scaling bench-inference \
+	bench-timeseries bench-text
 
 demo: setup data
 	$(BIN)/striate train
@@ -40,6 +41,12 @@ bench-scaling: bench-setup
 
 bench-inference: bench-setup
 	$(BIN)/python benchmarks/inference.py
+
+bench-timeseries: setup
+	$(BIN)/python benchmarks/timeseries.py
+
+bench-text: setup
+	$(BIN)/python benchmarks/text.py
 
 lint: setup
 	$(BIN)/ruff check .
