@@ -107,6 +107,7 @@ def make_config(base: dict[str, Any] | None = None, **overrides: Any) -> RunConf
     """Validate `base` (e.g. a YAML file's contents) updated with the non-None `overrides`."""
     values = dict(base or {})
     values.update({key: value for key, value in overrides.items() if value is not None})
+    check_depth(values, "config")
     unknown = sorted(set(values) - set(RunConfig.model_fields))
     if unknown:
         raise ConfigError(f"Unknown config key `{unknown[0]}`: expected one of {', '.join(RunConfig.model_fields)}."
@@ -131,12 +132,39 @@ def load_config(path: str | Path | None, **overrides: Any) -> RunConfig:
     return make_config(read_yaml_mapping(path) if path else {}, **overrides)
 
 
+MAX_DEPTH = 32
+"""How deeply lists and mappings may nest in a config or model spec (real ones nest a handful of levels)."""
+
+
+def safe_yaml(text: str, where: str) -> Any:
+    """`yaml.safe_load` (no tags, no code) whose result nests at most `MAX_DEPTH` levels, or a ConfigError."""
+    try:
+        data = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"Invalid {where}: it nests lists or mappings too deeply to read; expected at most "
+                          f"{MAX_DEPTH} levels.") from None
+    check_depth(data, where)
+    return data
+
+
+def check_depth(value: Any, where: str) -> None:
+    """Raise a ConfigError when `value` nests lists/mappings deeper than `MAX_DEPTH` (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"Invalid {where}: lists or mappings nest more than {MAX_DEPTH} levels deep; expected "
+                              "a flatter structure.")
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+
+
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file not found: expected a YAML file at {path}.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_yaml(path.read_text(encoding="utf-8"), f"config {path}")
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ConfigError(f"Cannot parse config {path}: expected YAML ({first}).") from None

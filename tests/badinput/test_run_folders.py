@@ -207,3 +207,31 @@ def test_a_training_size_beyond_the_data_is_said_not_silently_capped(tmp_path):
                         console=Console(file=stream, width=200))
     assert "--train-size 99999 is more than the 1,295 examples there are; using all of them." in stream.getvalue()
     assert run.results["train_examples"] == 1295
+
+
+def test_unbounded_configs_and_specs_are_refused_quickly(tmp_path):
+    import time
+
+    from striate.models.resolve import model_from_target
+    from striate.models.spec import build_spec
+
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("model_args: {a: " + "[" * 5000 + "]" * 5000 + "}\n")
+    with pytest.raises(ConfigError, match=r"nests lists or mappings too deeply to read|nest more than 32 levels"):
+        striate.train(config=str(deep), out=str(tmp_path), quiet=True)
+    with pytest.raises(ConfigError, match=r"Invalid config: lists or mappings nest more than 32 levels deep"):
+        nested = 1
+        for _ in range(40):
+            nested = [nested]
+        striate.train(data="digits", model_args={"x": nested}, out=str(tmp_path), quiet=True)
+    loop = tmp_path / "loop.yaml"
+    loop.write_text(f"model: {loop}\nepochs: 1\n")
+    with pytest.raises(ConfigError, match=r"its `model` leads back to itself"):
+        model_from_target(str(loop))
+    spec = {"input_shape": [4], "blocks": {"one": ["relu"], "ten": [{"type": "block", "name": "one", "repeat": 100}],
+                                           "many": [{"type": "block", "name": "ten", "repeat": 100}]},
+            "layers": [{"type": "block", "name": "many", "repeat": 1000}, "flatten", "linear"]}
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"it expands to more than 10,000 layers"):
+        build_spec(spec, num_classes=2)  # 10 million ReLUs: refused after 10,000, in well under a second
+    assert time.perf_counter() - start < 5

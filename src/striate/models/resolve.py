@@ -66,6 +66,15 @@ def model_from_target(target: str, input_shape: tuple[int, ...] | None = None,
 
     Returns the model and the input shape to summarise it at.
     """
+    return _target(target, input_shape, num_classes, ())
+
+
+def _target(target: str, input_shape: tuple[int, ...] | None, num_classes: int | None,
+            seen: tuple[str, ...]) -> tuple[nn.Module, tuple[int, ...]]:
+    if target in seen:
+        raise ConfigError(f"Invalid run config {seen[-1]}: its `model` leads back to itself through "
+                          f"{' -> '.join((*seen, target))}; expected a zoo model name or a model spec file.")
+    seen = (*seen, target)
     path = Path(target)
     if path.is_dir():
         from striate.runs import load
@@ -82,14 +91,14 @@ def model_from_target(target: str, input_shape: tuple[int, ...] | None = None,
 
         data.pop("name", None)
         config = make_config(data)
-        return _zoo(config.model, input_shape, num_classes, config.model_args)
-    return _zoo(target, input_shape, num_classes, {})
+        return _zoo(config.model, input_shape, num_classes, config.model_args, seen)
+    return _zoo(target, input_shape, num_classes, {}, seen)
 
 
 def _zoo(name: str, input_shape: tuple[int, ...] | None, num_classes: int | None,
-         model_args: dict[str, Any]) -> tuple[nn.Module, tuple[int, ...]]:
+         model_args: dict[str, Any], seen: tuple[str, ...] = ()) -> tuple[nn.Module, tuple[int, ...]]:
     if is_spec_path(name):
-        return model_from_target(name, input_shape, num_classes)
+        return _target(name, input_shape, num_classes, seen)
     if input_shape is None and num_classes is None:  # the very model `striate models` counts
         return create(name, **model_args), get_entry(name).input_shape
     shape = tuple(input_shape or get_entry(name).input_shape)

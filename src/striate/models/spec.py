@@ -40,7 +40,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ from striate.models._utils import run_layers
 __all__ = ["Concat", "Residual", "SpecModel", "build_spec", "is_spec_path", "load_spec"]
 
 Shape = tuple[int, ...]
+MAX_LAYERS = 10_000
+"""The most layer entries a spec may expand to (composites and every copy of a repeated block included)."""
 
 _SPEC_KEYS = ("name", "description", "paper", "input_shape", "num_classes", "blocks", "layers")
 _INFERRED = ("in_channels", "in_features", "num_features", "num_channels", "input_size")
@@ -216,8 +218,10 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         siblings = [p.name for p in path.parent.glob("*.y*ml")] if path.parent.is_dir() else []
         raise ConfigError(f"Model spec not found: {path} (expected a YAML file).{did_you_mean(path.name, siblings)}")
+    from striate.config import safe_yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_yaml(path.read_text(encoding="utf-8"), f"model spec {path}")
     except yaml.YAMLError as error:
         raise ConfigError(f"Invalid YAML in model spec {path}: {_yaml_problem(error)}.") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -342,6 +346,7 @@ class _Scope:
     blocks: dict[str, list[Any]]
     variables: dict[str, Any]
     stack: tuple[str, ...] = ()
+    built: list[int] = field(default_factory=lambda: [0])  # layers built so far, shared by every nested scope
 
     def where(self, path: str, key: str) -> str:
         return f"layer {path} ({key})" + (f" in block `{self.stack[-1]}`" if self.stack else "")
@@ -351,6 +356,10 @@ def _walk_layers(entries: list[Any], shape: Shape, scope: _Scope, prefix: str) -
     """Build `entries` in order from the incoming `shape`; returns the modules and the output shape of each."""
     modules, shapes = [], []
     for index, entry in enumerate(entries):
+        scope.built[0] += 1
+        if scope.built[0] > MAX_LAYERS:  # nested `repeat`s multiply: stop before memory runs out, not after
+            raise ConfigError(f"Invalid model spec: it expands to more than {MAX_LAYERS:,} layers (at layer "
+                              f"{prefix}{index}); expected a network of at most that size: check the `repeat` counts.")
         module, shape = _build_entry(entry, shape, scope, f"{prefix}{index}")
         modules.append(module)
         shapes.append(shape)
@@ -649,7 +658,8 @@ def _build_block(entry: dict[str, Any], shape: Shape, scope: _Scope, path: str,
     if not isinstance(args, dict):
         raise ConfigError(f"Invalid `args` for {where}: expected a mapping of block parameters, received {args!r}.")
     _check_block_args(name, body, args, where)
-    inner = _Scope(scope.blocks, {"num_classes": scope.variables["num_classes"], **args}, (*scope.stack, name))
+    inner = _Scope(scope.blocks, {"num_classes": scope.variables["num_classes"], **args}, (*scope.stack, name),
+                   scope.built)
     copies = []
     for index in range(repeat):
         layers, shape = _build_layers(body, shape, inner, f"{path}.{index}.")
