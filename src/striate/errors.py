@@ -11,7 +11,14 @@ from collections.abc import Iterable
 
 
 class StriateError(Exception):
-    """Base class for errors caused by input a user can correct."""
+    """Base class for errors caused by input a user can correct.
+
+    The message is always one line: line breaks that came in with echoed user input (a key, a name, a file's text)
+    are shown escaped, as `\\n`.
+    """
+
+    def __str__(self) -> str:
+        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
 
 
 class ConfigError(StriateError, ValueError):
