@@ -235,3 +235,14 @@ def test_unbounded_configs_and_specs_are_refused_quickly(tmp_path):
     with pytest.raises(ConfigError, match=r"it expands to more than 10,000 layers"):
         build_spec(spec, num_classes=2)  # 10 million ReLUs: refused after 10,000, in well under a second
     assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize(("device", "message"), [
+    ("meta", r"expected auto, cpu, cuda, cuda:N or mps, received 'meta' \(a device torch knows but cannot train on\)"),
+    ("xla", r"expected auto, cpu, cuda, cuda:N or mps, received 'xla'"),
+    ("gpu", r"Invalid `device`: expected auto, cpu, cuda or cuda:N, received 'gpu'"),
+])
+def test_devices_torch_names_but_striate_cannot_train_on(tmp_path, device, message):
+    with pytest.raises(ConfigError, match=message):
+        quick(tmp_path, device=device)
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())

@@ -212,8 +212,16 @@ def resolve_device(name: str) -> torch.device:
         device = torch.device(name)
     except RuntimeError:
         raise ConfigError(f"Invalid `device`: expected auto, cpu, cuda or cuda:N, received {name!r}.") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"Invalid `device`: expected auto, cpu, cuda, cuda:N or mps, received {name!r} (a device "
+                          "torch knows but cannot train on).")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"Invalid `device`: {name!r} requested but CUDA is not available here; use --device cpu.")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"Invalid `device`: {name!r} requested but this machine has {torch.cuda.device_count()} "
+                          "CUDA devices; use cuda:0 or another index below that.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"Invalid `device`: {name!r} requested but MPS is not available here; use --device cpu.")
     return device
 
 
