@@ -246,3 +246,24 @@ def test_devices_torch_names_but_striate_cannot_train_on(tmp_path, device, messa
     with pytest.raises(ConfigError, match=message):
         quick(tmp_path, device=device)
     assert not tmp_path.exists() or not list(tmp_path.iterdir())
+
+
+def test_image_folders_that_cannot_be_read_or_are_too_large(tmp_path, image_folder, monkeypatch):
+    from pathlib import Path
+
+    from striate.data import load_data, sources
+
+    monkeypatch.setattr(sources, "MAX_IMAGE_FILES", 40)  # the fixture holds 90 images
+    with pytest.raises(DataError, match=r"holds more than 40 images: expected at most that many"):
+        load_data(f"folder:{image_folder}")
+    monkeypatch.undo()
+    real = Path.rglob
+
+    def refuse(self, pattern):
+        if self.name == "class_1":
+            raise PermissionError(13, "Permission denied")
+        return real(self, pattern)
+
+    monkeypatch.setattr(Path, "rglob", refuse)  # root reads everything, so the refusal is simulated
+    with pytest.raises(DataError, match=r"Cannot read image folder .*class_1: Permission denied; expected a folder"):
+        load_data(f"folder:{image_folder}")

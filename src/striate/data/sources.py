@@ -158,7 +158,7 @@ def load_labelled_images(path: str, labels_csv: str, target: str = "auto") -> Da
     root = Path(path).expanduser()
     if not root.is_dir():
         raise DataError(f"Image folder not found: expected a directory at {root}, found nothing there.")
-    files = sorted(f for f in root.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+    files = _image_files(root)
     if not files:
         raise DataError(f"Image folder {root} holds no PNG or JPEG images.")
     y, classes, kind = folder_targets(files, labels_csv, target)
@@ -195,13 +195,42 @@ def load_image_folder(path: str, test_fraction: float = 0.2) -> Splits:
     return Splits(train=parts["train"], test=parts["test"])
 
 
+MAX_IMAGE_FILES = 2_000_000
+"""The most image files a folder dataset may hold: all of them are decoded into memory."""
+
+
 def _class_files(folder: Path) -> dict[str, list[Path]]:
-    found = {}
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        images = sorted(f for f in sub.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+    found, total = {}, 0
+    for sub in sorted(p for p in _listing(folder) if p.is_dir() and not p.name.startswith(".")):
+        images = _image_files(sub, MAX_IMAGE_FILES - total)
+        total += len(images)
         if images:
             found[sub.name] = images
     return found
+
+
+def _listing(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError as error:
+        raise DataError(f"Cannot read image folder {folder}: {error.strerror or error}; expected a folder this user "
+                        "can list.") from None
+
+
+def _image_files(folder: Path, limit: int = MAX_IMAGE_FILES) -> list[Path]:
+    """Image files under `folder` (recursively, sorted); more than `limit` is an error, as is an unreadable folder."""
+    images = []
+    try:
+        for path in folder.rglob("*"):
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+                images.append(path)
+                if len(images) > limit:
+                    raise DataError(f"Image folder {folder} holds more than {MAX_IMAGE_FILES:,} images: expected at "
+                                    "most that many, as all are decoded into memory; use a subset.")
+    except OSError as error:
+        raise DataError(f"Cannot read image folder {folder}: {error.strerror or error}; expected a folder this user "
+                        "can list.") from None
+    return sorted(images)
 
 
 def _common_format(paths: list[Path]) -> tuple[str, tuple[int, int]]:
