@@ -6,10 +6,10 @@
 """
 
 from striate.config import RunConfig
-from striate.errors import ConfigError, DataError, RunFolderError, ShapeError, StriateError, TrainingError
+from striate.errors import ConfigError, DataError, OutputError, RunFolderError, ShapeError, StriateError, TrainingError
 from striate.runs import Run, load
 from striate.train.job import train
 
 __version__ = "0.1.0"
-__all__ = ["ConfigError", "DataError", "Run", "RunConfig", "RunFolderError", "ShapeError", "StriateError",
-           "TrainingError", "load", "train"]
+__all__ = ["ConfigError", "DataError", "OutputError", "Run", "RunConfig", "RunFolderError", "ShapeError",
+           "StriateError", "TrainingError", "load", "train"]

@@ -10,19 +10,25 @@ from pathlib import Path
 
 import yaml
 
+from striate.errors import OutputError
+
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
     """Call `write(tmp_path)` and rename the result to `path`, so readers never see a half-written file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a run's files get the mode any new file would get
         os.replace(tmp, path)
+    except OSError as error:  # a full disk, a read-only or vanished folder: the old file (if any) is untouched
+        raise OutputError(f"Cannot write {path}: {error.strerror or error}; free some space or choose another "
+                          "folder (--out). Nothing already written was changed.") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
 

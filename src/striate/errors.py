@@ -37,6 +37,10 @@ class RunFolderError(StriateError, FileNotFoundError):
     """A run folder is missing, incomplete or unreadable."""
 
 
+class OutputError(StriateError, OSError):
+    """A file could not be written (a full or read-only device); what was there before is unchanged."""
+
+
 class TrainingError(StriateError, RuntimeError):
     """Training produced meaningless numbers (a loss that is not finite)."""
 

@@ -267,3 +267,21 @@ def test_image_folders_that_cannot_be_read_or_are_too_large(tmp_path, image_fold
     monkeypatch.setattr(Path, "rglob", refuse)  # root reads everything, so the refusal is simulated
     with pytest.raises(DataError, match=r"Cannot read image folder .*class_1: Permission denied; expected a folder"):
         load_data(f"folder:{image_folder}")
+
+
+def test_a_full_device_is_a_one_line_error_and_leaves_the_old_file(tmp_path):
+    import errno
+
+    from striate._io import atomic_write, atomic_write_text
+    from striate.errors import OutputError
+
+    target = atomic_write_text(tmp_path / "results.json", "old\n")
+
+    def full(tmp: str) -> None:
+        with open(tmp, "w") as handle:
+            handle.write("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OutputError, match=r"Cannot write .*results\.json: No space left on device; free some space"):
+        atomic_write(target, full)
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["results.json"]
