@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import types
 import typing
 from contextlib import contextmanager
@@ -171,7 +172,15 @@ def parse_shape(text: str) -> tuple[int, ...]:
     if not shape or min(shape) < 1:
         raise ConfigError(f"Invalid `--input`: expected sizes joined by x without the batch, e.g. 1x28x28, "
                           f"received {text!r}.")
+    if len(shape) > 4 or math.prod(shape) > MAX_INPUT_VALUES:
+        raise ConfigError(f"Invalid `--input` {text!r}: expected at most 4 sizes (C, D, H, W) and at most "
+                          f"{MAX_INPUT_VALUES:,} values per sample, found {len(shape)} sizes and "
+                          f"{math.prod(shape):,} values.")
     return shape
+
+
+MAX_INPUT_VALUES = 2**28
+"""The largest sample `striate summary --input` builds (1 GiB of float32): a clip of 3x16x512x512 fits."""
 
 
 @app.command()

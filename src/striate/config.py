@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from striate.errors import ConfigError, did_you_mean
 
+MAX_EPOCHS = 1_000_000
+"""More epochs than any schedule needs; a larger count is a typo that would otherwise train forever."""
 DEFAULT_LR = {"adamw": 3e-3, "sgd": 0.05}
 DEFAULT_WEIGHT_DECAY = {"adamw": 0.05, "sgd": 5e-4}
 
@@ -23,7 +25,7 @@ DEFAULT_WEIGHT_DECAY = {"adamw": 0.05, "sgd": 5e-4}
 class RunConfig(BaseModel):
     """Every option of `striate train`; each field is also a CLI flag (`batch_size` -> `--batch-size`)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     data: str = Field("fashion-mnist", description="dataset NAME[:LOCATION][?key=value&...], see `striate datasets`")
     data_args: dict[str, Any] = Field(default_factory=dict,
@@ -40,7 +42,7 @@ class RunConfig(BaseModel):
     model: str = Field("lenet5", description="architecture name from `striate models`, or a model spec .yaml file")
     model_args: dict[str, Any] = Field(default_factory=dict,
                                        description="extra keyword arguments for the model (CLI: KEY=VALUE, repeatable)")
-    epochs: int = Field(6, ge=1, description="passes over the training set")
+    epochs: int = Field(6, ge=1, le=MAX_EPOCHS, description="passes over the training set")
     batch_size: int = Field(128, ge=1, description="examples per training step")
     eval_batch_size: int = Field(1024, ge=1, description="examples per evaluation step")
     lr: float | None = Field(None, gt=0, description="peak learning rate (default: 3e-3 for adamw, 0.05 for sgd)")
@@ -134,29 +136,67 @@ def load_config(path: str | Path | None, **overrides: Any) -> RunConfig:
 
 MAX_DEPTH = 32
 """How deeply lists and mappings may nest in a config or model spec (real ones nest a handful of levels)."""
+MAX_ITEMS = 1_000_000
+"""How many values a config or model spec may hold once YAML aliases are expanded (a spec of 10,000 layers holds
+about 50,000); an alias bomb (`b: [*a, *a, ...]` nested) expands to billions and is refused here."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no tags, no code) that refuses a key written twice in one mapping.
+
+    Plain `safe_load` keeps the last of two `epochs:` lines without a word, so a config would silently train with a
+    value its author may not have meant; PyYAML has no option for this, hence the subclass.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, typing.Hashable) and key in seen:
+                mark = key_node.start_mark
+                raise ConfigError(f"Duplicate key {key!r} at line {mark.line + 1}: expected each key once per "
+                                  "mapping; remove one of them.")
+            seen.add(key) if isinstance(key, typing.Hashable) else None
+        return super().construct_mapping(node, deep=deep)
 
 
 def safe_yaml(text: str, where: str) -> Any:
-    """`yaml.safe_load` (no tags, no code) whose result nests at most `MAX_DEPTH` levels, or a ConfigError."""
+    """Safe YAML (no tags, no code, no duplicate keys) nesting at most `MAX_DEPTH` levels, or a ConfigError."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no tags, no code
     except RecursionError:
         raise ConfigError(f"Invalid {where}: it nests lists or mappings too deeply to read; expected at most "
                           f"{MAX_DEPTH} levels.") from None
+    except ConfigError as error:
+        raise ConfigError(f"Invalid {where}: {error}") from None
     check_depth(data, where)
     return data
 
 
 def check_depth(value: Any, where: str) -> None:
-    """Raise a ConfigError when `value` nests lists/mappings deeper than `MAX_DEPTH` (checked without recursion)."""
-    stack = [(value, 1)]
+    """Raise a ConfigError when `value` nests lists/mappings deeper than `MAX_DEPTH` or holds more than `MAX_ITEMS`
+    values (checked without recursion)."""
+    stack, items = [(value, 1)], 0
     while stack:
         item, depth = stack.pop()
+        items += 1
         if depth > MAX_DEPTH:
             raise ConfigError(f"Invalid {where}: lists or mappings nest more than {MAX_DEPTH} levels deep; expected "
                               "a flatter structure.")
+        if items > MAX_ITEMS:
+            raise ConfigError(f"Invalid {where}: it holds more than {MAX_ITEMS:,} values (YAML aliases expanded); "
+                              "expected a smaller structure.")
         children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
         stack.extend((child, depth + 1) for child in children)
+
+
+def yaml_problem(error: Exception) -> str:
+    """PyYAML's error as one phrase with its position: 'found ... at line 2, column 1'."""
+    problem = getattr(error, "problem", None)
+    mark = getattr(error, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
@@ -166,8 +206,7 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     try:
         data = safe_yaml(path.read_text(encoding="utf-8"), f"config {path}")
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConfigError(f"Cannot parse config {path}: expected YAML ({first}).") from None
+        raise ConfigError(f"Cannot parse config {path}: expected YAML ({yaml_problem(error)}).") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -49,3 +49,17 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ' Did you mean `x`?' for the closest of `choices`, or '' when nothing is close."""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)
     return f" Did you mean `{close[0]}`?" if close else ""
+
+
+def found_at(path) -> str:
+    """What is at `path`, for an error that expected something else there: 'nothing', 'a folder', 'a file' or
+    'a link to nothing' (a dangling symbolic link)."""
+    import os
+
+    if os.path.islink(path) and not os.path.exists(path):
+        return "a link to nothing"
+    if os.path.isdir(path):
+        return "a folder"
+    if os.path.exists(path):
+        return "a file" if os.path.isfile(path) else "something that is neither a file nor a folder"
+    return "nothing"

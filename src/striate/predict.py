@@ -8,13 +8,14 @@ shape `(L,)`, `(C, L)` or `(N, C, L)`, padded or cut to the training length. Any
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from striate.errors import DataError
+from striate.errors import DataError, found_at
 
 if TYPE_CHECKING:
     from striate.runs import Run
@@ -60,7 +61,7 @@ def image_input(item, input_shape: tuple[int, ...]) -> tuple[np.ndarray, list[st
     channels, height, width = input_shape
     if isinstance(item, str | Path):
         if not Path(item).is_file():
-            raise DataError(f"Image not found: expected a PNG or JPEG file at {item}.")
+            raise DataError(f"Image not found: expected a PNG or JPEG file at {item}, found {found_at(item)} there.")
         image = open_image(Path(item))
     elif isinstance(item, Image.Image):
         image = item
@@ -90,6 +91,9 @@ def _sentences(inputs, run: Run) -> tuple[torch.Tensor, list[str], list[list[str
     if vocabulary is None:
         raise DataError(f"Run {run.path} has no vocab.json: expected the vocabulary `striate train` writes for text.")
     tokens = [tokenize(sentence, lowercase=run.info.get("lowercase", True)) for sentence in sentences]
+    for number, words in enumerate(tokens, start=1):
+        if not words:
+            raise DataError(f"Sentence {number} of {len(tokens)} is empty: expected at least one word to classify.")
     ids, _ = vocabulary.encode_batch(tokens, length=run.input_shape[0])
     notes = []
     for words in tokens:
@@ -105,12 +109,19 @@ def _series(inputs, input_shape: tuple[int, ...]) -> tuple[torch.Tensor, list[st
     channels, length = input_shape
     items = [inputs] if isinstance(inputs, np.ndarray) and inputs.ndim < 3 else list(inputs)
     arrays, notes = [], []
-    for item in items:
-        array = np.asarray(item, dtype=np.float32)
+    for number, item in enumerate(items):
+        try:
+            array = np.asarray(item, dtype=np.float32)
+        except (TypeError, ValueError) as error:
+            raise DataError(f"Invalid series[{number}]: expected numbers, found {error}.") from None
         array = array[None] if array.ndim == 1 else array
         if array.ndim != 2 or array.shape[0] != channels:
             raise DataError(f"Invalid series of shape {array.shape}: expected ({channels}, L) values or (L,) for one "
                             "channel.")
+        if np.isinf(array).any() or np.isnan(array).all():
+            found = "infinite values" if np.isinf(array).any() else "no values (all missing)"
+            raise DataError(f"Invalid series[{number}]: expected finite values (missing steps as NaN at the end), "
+                            f"found {found}.")
         note = []
         if array.shape[1] != length:
             note.append(f"{'padded' if array.shape[1] < length else 'cut'} {array.shape[1]} steps to {length}")
@@ -127,15 +138,21 @@ def _series(inputs, input_shape: tuple[int, ...]) -> tuple[torch.Tensor, list[st
 def read_series_file(path: Path) -> list[np.ndarray]:
     """Series to predict from a file: `.npy` `(L,)`, `(C, L)` or `(N, C, L)`, or a `.csv` with one series per row."""
     if not path.is_file():
-        raise DataError(f"Series file not found: expected a .npy or .csv file at {path}.")
+        raise DataError(f"Series file not found: expected a .npy or .csv file at {path}, found {found_at(path)} there.")
     try:
         if path.suffix.lower() == ".npy":
             array = np.load(path, allow_pickle=False)
         else:
-            array = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # numpy warns on an empty file; refused just below
+                array = np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
     except (OSError, ValueError) as error:
         raise DataError(f"Cannot read series file {path}: expected numbers in .npy or comma-separated form "
                         f"({error}).") from None
+    if not np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_ or array.size == 0:
+        found = "no values" if array.size == 0 else f"an array of {array.dtype}"
+        raise DataError(f"Cannot read series file {path}: expected numbers in .npy or comma-separated form, found "
+                        f"{found}.")
     if array.ndim == 3:
         return list(array)
     if path.suffix.lower() == ".npy" and array.ndim <= 2:

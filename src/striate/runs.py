@@ -27,7 +27,8 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from striate._io import atomic_write, atomic_write_json, atomic_write_text
-from striate.errors import ConfigError, RunFolderError, StriateError
+from striate.config import yaml_problem
+from striate.errors import ConfigError, RunFolderError, StriateError, found_at
 
 if TYPE_CHECKING:
     from striate.data.preprocess import Pipeline, Preprocess
@@ -123,7 +124,7 @@ class Run:
             self.config = yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as error:
             raise RunFolderError(f"Cannot read {self.path / 'config.yaml'}: expected the YAML written by "
-                                 f"`striate train` ({type(error).__name__}).") from None
+                                 f"`striate train` ({yaml_problem(error)}).") from None
         results = self.path / "results.json"
         self.results = _read_json(results) if results.is_file() else {}
         self.device = torch.device(device)
@@ -223,11 +224,6 @@ class Run:
         return evaluate_run(self, data, batch_size)
 
 
-MAX_PARAMETERS = 2_000_000_000
-"""The largest network a run folder may describe: a `model.json` asking for more is refused before anything is
-allocated (a 100,000-channel layer would otherwise take the machine's memory)."""
-
-
 def check_model_info(info: dict[str, Any], path: Path) -> None:
     """`model.json`'s fields have the types and sizes the rest of the folder relies on."""
     def fail(field: str, expected: str) -> RunFolderError:
@@ -256,6 +252,7 @@ def check_model_info(info: dict[str, Any], path: Path) -> None:
 def _build_checked(info: dict[str, Any], path: Path) -> nn.Module:
     """The model `model.json` describes, checked on the meta device (size, output width) before it is allocated,
     then filled with the weights, which must match it key for key and shape for shape."""
+    from striate.models._registry import MAX_PARAMETERS
     from striate.models._utils import output_shape
     from striate.models.resolve import build_model
 
@@ -296,11 +293,15 @@ def _build_checked(info: dict[str, Any], path: Path) -> nn.Module:
 
 def check_run_dir(path: Path) -> None:
     if not path.is_dir():
-        raise RunFolderError(f"Run folder not found: expected a directory written by `striate train` at {path}.")
+        raise RunFolderError(f"Run folder not found: expected a folder written by `striate train` at {path}, found "
+                             f"{found_at(path)} there.")
     if (path / INCOMPLETE).exists():
         raise RunFolderError(f"Run folder {path} is incomplete: its training did not finish (interrupted, failed or "
                              "still running); train again or pick another run.")
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if len(missing) == len(REQUIRED_FILES):
+        raise RunFolderError(f"{path} is not a run folder: expected {', '.join(REQUIRED_FILES)} written by `striate "
+                             "train`, found none of them; give the folder `striate train` printed.")
     if missing:
         raise RunFolderError(f"Run folder {path} is incomplete: missing {', '.join(missing)} "
                              "(was training interrupted? train again or pick another run).")

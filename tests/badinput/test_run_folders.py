@@ -183,7 +183,7 @@ def edited(finished_run, tmp_path, change) -> os.PathLike:
     (lambda info: info.update(architecture={"name": "convnet", "kwargs": {"num_classes": 10, "input_size": [8, 8]}}),
      r"Weights .*model\.safetensors do not match the architecture .*missing"),
     (lambda info: info.update(architecture={"name": "convnet", "kwargs": {"widths": [100_000, 100_000]}}),
-     r"its architecture has [\d,]+ parameters, expected at most 2,000,000,000"),
+     r"Model `convnet` would have [\d,]+ parameters: expected at most 2,000,000,000"),
 ])
 def test_edited_or_mixed_up_run_folders_are_one_line_errors(finished_run, tmp_path, change, message):
     path = edited(finished_run, tmp_path, change)

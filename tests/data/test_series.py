@@ -225,8 +225,8 @@ def test_read_ts_row_errors(tmp_path, header, data, message):
 
 
 def test_read_ts_unreadable_files(tmp_path):
-    with pytest.raises(DataError, match=r"^Invalid \.ts file .*nope\.ts: expected an existing file, found no such "
-                                        r"file\.$"):
+    with pytest.raises(DataError, match=r"^Invalid \.ts file .*nope\.ts: expected an existing file, found "
+                                        r"nothing\.$"):
         read_ts(tmp_path / "nope.ts")
     (tmp_path / "latin.ts").write_bytes(b"@problemName caf\xe9\n@data\n1:1\n")
     with pytest.raises(DataError, match=r"^Invalid \.ts file .*latin\.ts: expected UTF-8 text, found undecodable "

@@ -86,7 +86,8 @@ def load_source(spec: str, options: dict[str, Any] | None = None, *, download: b
     unknown = sorted(set(kwargs) - set(valid) - {"download"})
     if unknown:
         raise ConfigError(f"Unknown option `{unknown[0]}` for dataset `{name}`: expected one of "
-                          f"{', '.join(valid) or 'no options'}.{did_you_mean(unknown[0], valid)}")
+                          f"{', '.join(valid)}.{did_you_mean(unknown[0], valid)}" if valid else
+                          f"Unknown option `{unknown[0]}` for dataset `{name}`: it takes no options; remove it.")
     return entry.load(location or None, **kwargs)
 
 

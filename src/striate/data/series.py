@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from striate.errors import ConfigError, DataError, did_you_mean
+from striate.errors import ConfigError, DataError, did_you_mean, found_at
 
 TARGET_KINDS = ("class", "real", "none")
 STACK_MODES = ("pad", "resample", "truncate")
@@ -68,8 +68,8 @@ def _read_lines(path: PathLike, kind: str) -> list[str]:
     """The lines of a UTF-8 text file (a byte-order mark is dropped), or a DataError when it cannot be read."""
     try:
         return Path(path).read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise _invalid(kind, path, "", "an existing file", "no such file") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise _invalid(kind, path, "", "an existing file", found_at(path)) from None
     except UnicodeDecodeError as error:
         raise _invalid(kind, path, "", "UTF-8 text", f"undecodable bytes at offset {error.start}") from None
     except OSError as error:
@@ -471,7 +471,7 @@ def _csv_label(cell: str, name: str, kind: str, fail: Callable[..., DataError]) 
 def load_npz_arrays(path: PathLike) -> dict[str, np.ndarray]:
     """Every array of the archive by key; refuses anything but a zip of plain (not pickled) arrays."""
     if not Path(path).is_file():
-        raise _invalid(".npz", path, "", "an existing file", "no such file")
+        raise _invalid(".npz", path, "", "an existing file", found_at(path))
     if not zipfile.is_zipfile(path):  # np.load would call any other file pickled data
         raise _invalid(".npz", path, "", "an .npz (zip) archive of named arrays", "a file that is not a zip archive")
     try:

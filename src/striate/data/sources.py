@@ -19,7 +19,7 @@ import torch
 from striate._io import atomic_write_bytes
 from striate.data._dataset import Dataset, Splits
 from striate.data._registry import register_dataset, renormalised
-from striate.errors import DataError
+from striate.errors import DataError, found_at
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -157,7 +157,7 @@ def load_labelled_images(path: str, labels_csv: str, target: str = "auto") -> Da
 
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise DataError(f"Image folder not found: expected a directory at {root}, found nothing there.")
+        raise DataError(f"Image folder not found: expected a folder at {root}, found {found_at(root)} there.")
     files = _image_files(root)
     if not files:
         raise DataError(f"Image folder {root} holds no PNG or JPEG images.")
@@ -175,7 +175,7 @@ def load_image_folder(path: str, test_fraction: float = 0.2) -> Splits:
     """
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise DataError(f"Image folder not found: expected a directory at {root}, found nothing there.")
+        raise DataError(f"Image folder not found: expected a folder at {root}, found {found_at(root)} there.")
     if (root / "train").is_dir() and (root / "test").is_dir():
         files = {part: _class_files(root / part) for part in ("train", "test")}
         classes = sorted(files["train"])

@@ -90,6 +90,10 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     unknown = sorted(set(arrays) - {"X", "y", "classes"})
     if unknown:
         raise DataError(f"NPZ file {path} has an array `{unknown[0]}`: expected only X, y and classes.")
+    for key in ("X", "y"):
+        if arrays[key].ndim == 0:
+            raise DataError(f"NPZ file {path} has a single number as `{key}`: expected an array with one entry per "
+                            "example.")
     if len(arrays["X"]) != len(arrays["y"]) or len(arrays["X"]) == 0:
         raise DataError(f"NPZ file {path} has {len(arrays['X'])} inputs in X and {len(arrays['y'])} targets in y: "
                         "expected the same number, at least one.")

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from striate._io import atomic_write_json
-from striate.errors import DataError, ShapeError
+from striate.errors import DataError, ShapeError, found_at
 
 PAD, UNK = "<pad>", "<unk>"
 
@@ -142,7 +142,7 @@ def _read_bytes(path: str | Path) -> bytes:
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise DataError(f"Text file not found: expected a file at {path}, found nothing there.") from None
+        raise DataError(f"Text file not found: expected a file at {path}, found {found_at(path)} there.") from None
 
 
 def _decode(raw: bytes) -> str:
@@ -364,7 +364,7 @@ def _vector_matrix(size: int, width: int, found: dict[int, np.ndarray], seed: in
 
 def _open_binary(path: str | Path):
     if not Path(path).is_file():
-        raise DataError(f"Word-vector file not found: expected a file at {path}, found nothing there.")
+        raise DataError(f"Word-vector file not found: expected a file at {path}, found {found_at(path)} there.")
     return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
 
 

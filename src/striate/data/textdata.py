@@ -25,6 +25,7 @@ MIN_LENGTH = 5  # the widest filter of Kim's Text CNN
                               "columns; options min_freq, max_length, text_column, label_column")
 def _text(location: str, min_freq: int = 1, max_length: int | None = None, text_column: str = "text",
           label_column: str = "label", lowercase: bool | str = True) -> Dataset:
+    min_freq, max_length = _count(min_freq, "min_freq"), _count(max_length, "max_length", optional=True)
     if location.lower().endswith(".csv"):
         table = read_text_csv(location, text_column=text_column, label_column=label_column)
     else:
@@ -38,7 +39,7 @@ def _text(location: str, min_freq: int = 1, max_length: int | None = None, text_
     y = torch.tensor([index[label] for label in table.labels], dtype=torch.int64)
     data = Dataset(torch.zeros(len(tokens), 1, dtype=torch.int64), y, classes, name=table.source.split("/")[-1],
                    input_kind="tokens", normalization="none",
-                   meta={"tokens": tokens, "min_freq": int(min_freq), "max_length": max_length,
+                   meta={"tokens": tokens, "min_freq": min_freq, "max_length": max_length,
                          "lowercase": lowercase})
     return refit_vocabulary(data)
 
@@ -72,3 +73,13 @@ def encode_like(part: Dataset, vocabulary: Vocabulary | None, length: int | None
     ids, lengths = vocabulary.encode_batch(part.meta["tokens"], length=length, min_length=MIN_LENGTH)
     return replace(part, x=torch.from_numpy(ids), lengths=torch.from_numpy(lengths),
                    meta={**part.meta, "vocabulary": vocabulary})
+
+
+def _count(value, name: str, optional: bool = False) -> int | None:
+    """A text option that must be a whole number of at least 1 (`min_freq`, `max_length`), or None where optional."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"Invalid `{name}` for text data: expected a whole number of at least 1, received "
+                          f"{value!r}.")
+    return value

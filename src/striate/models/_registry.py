@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 import torch.nn as nn
 
-from striate.errors import ConfigError, did_you_mean
+from striate.errors import ConfigError, StriateError, did_you_mean
 
 INPUT_SIZE_PARAMETERS = {"num_classes", "num_outputs", "num_actions", "in_channels", "vocab_size", "input_size"}
 OUTPUT_PARAMETERS = ("num_classes", "num_outputs", "num_actions")
@@ -95,14 +97,45 @@ def create(name: str, *, num_classes: int | None = None, in_channels: int | None
     unknown = sorted(set(kwargs) - valid - (INPUT_SIZE_PARAMETERS & set(parameters)))
     if unknown:
         raise ConfigError(f"Unknown argument `{unknown[0]}` for model `{name}`: expected one of "
-                          f"{', '.join(sorted(valid)) or 'no extra arguments'}.{did_you_mean(unknown[0], valid)}")
+                          f"{', '.join(sorted(valid))}.{did_you_mean(unknown[0], valid)}" if valid else
+                          f"Unknown argument `{unknown[0]}` for model `{name}`: it takes no extra arguments; remove "
+                          "it.")
     if "num_classes" in parameters and "num_classes" not in kwargs:
         kwargs["num_classes"] = _default(parameters, "num_classes", 10)
     if "in_channels" in parameters and "in_channels" not in kwargs:
         kwargs["in_channels"] = _default(parameters, "in_channels", entry.input_shape[0])
     if "input_size" in parameters and "input_size" not in kwargs:
         kwargs["input_size"] = tuple(entry.input_shape[1:] if "in_channels" in parameters else entry.input_shape)
-    return entry.build(**kwargs)
+    return _bounded_build(name, entry.build, kwargs)
+
+
+MAX_PARAMETERS = 2_000_000_000
+"""The most parameters a model may have (8 GB of float32 weights): more is a typo in a width or a class count."""
+
+
+def _bounded_build(name: str, build: Callable[..., nn.Module], kwargs: dict) -> nn.Module:
+    """Build the model on the meta device first (no memory, no time), so arguments the model refuses and sizes
+    beyond `MAX_PARAMETERS` are one-line errors instead of a traceback or an allocation that exhausts memory."""
+    shown = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+    try:
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about initialising zero-size weights; refused just below
+            skeleton = build(**kwargs)
+    except StriateError:
+        raise  # the model's own one-line error (a ConfigError is also a ValueError)
+    except (TypeError, ValueError, RuntimeError, IndexError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
+        raise ConfigError(f"Invalid arguments for model `{name}` ({shown}): {first}; see `striate models` and the "
+                          "model's docstring for what it takes.") from None
+    empty = [key for key, p in skeleton.named_parameters() if p.numel() == 0]
+    if empty:
+        raise ConfigError(f"Invalid arguments for model `{name}` ({shown}): `{empty[0]}` would hold no weights; "
+                          "expected positive widths and sizes.")
+    count = sum(p.numel() for p in skeleton.parameters())
+    if count > MAX_PARAMETERS:
+        raise ConfigError(f"Model `{name}` would have {count:,} parameters: expected at most {MAX_PARAMETERS:,}; "
+                          "use smaller widths, fewer classes or a smaller input.")
+    return build(**kwargs)
 
 
 def data_arguments(name: str, description: dict, num_outputs: int) -> dict:

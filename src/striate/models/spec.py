@@ -218,12 +218,12 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         siblings = [p.name for p in path.parent.glob("*.y*ml")] if path.parent.is_dir() else []
         raise ConfigError(f"Model spec not found: {path} (expected a YAML file).{did_you_mean(path.name, siblings)}")
-    from striate.config import safe_yaml
+    from striate.config import safe_yaml, yaml_problem
 
     try:
         data = safe_yaml(path.read_text(encoding="utf-8"), f"model spec {path}")
     except yaml.YAMLError as error:
-        raise ConfigError(f"Invalid YAML in model spec {path}: {_yaml_problem(error)}.") from None
+        raise ConfigError(f"Invalid YAML in model spec {path}: {yaml_problem(error)}.") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"Cannot read model spec {path}: {error}.") from None
     if not isinstance(data, dict):
@@ -695,13 +695,6 @@ _COMPOSITES: dict[str, Callable[..., tuple[nn.Module, Shape]]] = {
     "block": _build_block,
 }
 """Composite entry types; each builder takes (entry without type, shape, scope, path, where)."""
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    mark, problem = getattr(error, "problem_mark", None), getattr(error, "problem", None)
-    if mark is None or problem is None:
-        return str(error).splitlines()[0]
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
 
 
 def _describe(value: Any) -> str:

@@ -144,7 +144,7 @@ def _check_monitor(cfg: RunConfig, task: Task) -> str:
     monitor = cfg.monitor or f"{'val' if has_val else 'train'}_{task.monitor}"
     splits = ("val", "train") if has_val else ("train",)
     monitors = [f"{split}_{metric}" for split in splits for metric in task.metrics]
-    if cfg.patience is not None and monitor not in monitors:
+    if (cfg.patience is not None or cfg.monitor is not None) and monitor not in monitors:
         raise ConfigError(f"Invalid `monitor` {monitor!r} for early stopping: expected one of "
                           f"{', '.join(monitors)}.{did_you_mean(monitor, monitors)}")
     return monitor
