@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn as nn
 import yaml
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
-from striate._io import atomic_write, atomic_write_json, atomic_write_text
+from striate._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from striate.config import yaml_problem
 from striate.errors import ConfigError, RunFolderError, StriateError, found_at
 
@@ -89,7 +89,9 @@ def mark_complete(run_dir: Path) -> None:
 def save_model(run_dir: Path, model: nn.Module, architecture: dict[str, Any], data_info: dict[str, Any]) -> None:
     """Write `model.safetensors` and `model.json` atomically."""
     tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
-    atomic_write(run_dir / "model.safetensors", lambda tmp: save_file(tensors, tmp))
+    # Serialised to bytes and written by `atomic_write_bytes`: safetensors' own `save_file` reports a full or size-
+    # limited disk as a SafetensorError, not an OSError, and does not fsync.
+    atomic_write_bytes(run_dir / "model.safetensors", save(tensors))
     atomic_write_json(run_dir / "model.json", {"format": RUN_FORMAT, "architecture": architecture, **data_info})
 
 

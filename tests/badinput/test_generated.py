@@ -131,6 +131,84 @@ def test_generated_images_of_any_mode_decode_or_fail_cleanly(tmp_path_factory, f
         works_or_striate_error(image_input, path, shape)
 
 
+class _Accepted(Exception):
+    """Raised in place of training once `striate train` has accepted every option (the table tests what follows)."""
+
+
+junk = st.sampled_from(["", "0", "-1", "1e400", "nan", "abc", "x=1", "=", "[", "{a: [}", "../x", "a\nb", "\x7f",
+                        "99999999999999999999", "1.5", "true", "digits", "lenet5", "hflip", "val_loss"])
+TRAIN_FLAGS = {
+    "--data": st.sampled_from(["digits", "nope", "digits?x=1", "npz:/nope", "folder:/", "ucr:", "text:"]) | junk,
+    "--model": st.sampled_from(["lenet5", "convnet", "fcn", "textcnn", "nope", "x.yaml", "./x"]) | junk,
+    "--model-args": st.sampled_from(["widths=[8]", "dropout=0.5", "widths=[0]", "dropout=2", "x"]) | junk,
+    "--data-args": st.sampled_from(["normalize=series", "min_freq=2"]) | junk,
+    "--task-args": st.sampled_from(["threshold=0.5", "loss=softmax"]) | junk,
+    "--epochs": junk, "--batch-size": junk, "--lr": junk, "--momentum": junk, "--weight-decay": junk,
+    "--warmup": junk, "--label-smoothing": junk, "--class-weights": junk, "--l1": junk, "--max-norm": junk,
+    "--patience": junk, "--monitor": junk, "--min-delta": junk, "--augment": junk, "--tta": junk, "--seed": junk,
+    "--device": st.sampled_from(["cpu", "cuda:7", "meta", "tpu"]) | junk, "--name": junk, "--val-split": junk,
+    "--split": junk, "--task": junk, "--loss": junk, "--optimizer": junk, "--schedule": junk, "--train-size": junk,
+    "--test-size": junk, "--embeddings": junk, "--test-data": junk, "--val-data": junk, "--nope": junk,
+}
+arguments = st.lists(st.sampled_from(sorted(TRAIN_FLAGS)).flatmap(
+    lambda flag: st.tuples(st.just(flag), TRAIN_FLAGS[flag])), min_size=1, max_size=4)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(arguments, st.lists(junk, max_size=1))
+def test_generated_train_command_lines(tmp_path_factory, monkeypatch, capsys, pairs, stray):
+    """Any `striate train` command line either passes every check or is one `error:` line with exit code 2."""
+    from striate.cli import main
+
+    out = tmp_path_factory.mktemp("out")
+    argv = ["train", "--data", "digits", "--train-size", "64", "--test-size", "64", "--quiet", "--out", str(out),
+            *[part for pair in pairs for part in pair], *stray]
+
+    def accepted(*args, **kwargs):
+        raise _Accepted
+
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("striate.train.job"), "make_trainer", accepted)
+    monkeypatch.setattr("sys.argv", ["striate", *argv])
+    start = time.perf_counter()
+    try:
+        main()
+    except _Accepted:
+        return
+    except SystemExit as exit_info:
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert exit_info.code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (argv, lines)
+    finally:
+        monkeypatch.undo()
+    assert time.perf_counter() - start < 30
+
+
+targets = st.sampled_from(["lenet5", "convnet", "fcn", "textcnn", "tdnn", "nope", "", "x.yaml", "/", "."])
+shapes = st.sampled_from(["1x28x28", "3x32x32", "1x100", "1x8x8", "0x1", "1x1x1x1x1", "abc", "", "x", "1,28,28",
+                          "99999x99999", "2x1", "-1"])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(targets, st.none() | shapes, st.none() | st.sampled_from(["1", "0", "-2", "10", "abc", "99999999999"]))
+def test_generated_summary_command_lines(monkeypatch, capsys, target, shape, classes):
+    """Any `striate summary` command line prints a summary or is one `error:` line with exit code 2."""
+    from striate.cli import main
+
+    argv = ["summary", target, *(["--input", shape] if shape is not None else []),
+            *(["--num-classes", classes] if classes is not None else [])]
+    monkeypatch.setattr("sys.argv", ["striate", *argv])
+    try:
+        main()
+    except SystemExit as exit_info:
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert exit_info.code in (0, 2), (argv, lines)
+        if exit_info.code == 2:
+            assert len(lines) == 1 and lines[0].startswith("error: "), (argv, lines)
+    finally:
+        monkeypatch.undo()
+
+
 def test_the_properties_would_catch_a_traceback_or_a_second_line():
     """The checker itself: a plain exception escapes it, and so does a two-line message (found by the config
     property: a key holding a line break was echoed raw until `StriateError` escaped line breaks)."""

@@ -6,6 +6,7 @@ Each case asserts the one-line error (or the safe outcome) and that nothing half
 from __future__ import annotations
 
 import os
+import re
 import stat
 import threading
 
@@ -284,4 +285,45 @@ def test_a_full_device_is_a_one_line_error_and_leaves_the_old_file(tmp_path):
 
     with pytest.raises(OutputError, match=r"Cannot write .*results\.json: No space left on device; free some space"):
         atomic_write(target, full)
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def _file_size_limit(limit: int):
+    """For a child process: the kernel refuses writes past `limit` bytes (EFBIG), as a full device refuses them."""
+    import resource
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # Python ignores SIGXFSZ, so writes fail instead
+
+    return apply
+
+
+def test_a_real_write_failure_mid_run_is_one_line_and_leaves_the_run_incomplete(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import sys; from striate.cli import main; sys.argv = ['striate', 'train', '--data', 'digits', "
+              f"'--epochs', '1', '--quiet', '--out', {str(tmp_path)!r}]; main()")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          preexec_fn=_file_size_limit(50_000))  # the weights (86 KB) cannot be written; the rest can
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert re.search(r"^error: Cannot write .*model\.safetensors: File too large; free some space", lines[0])
+    (run,) = tmp_path.iterdir()
+    assert (run / INCOMPLETE).is_file() and not list(run.glob(".*.tmp"))
+    with pytest.raises(RunFolderError, match="is incomplete: its training did not finish"):
+        striate.load(run)
+
+
+def test_a_real_write_failure_keeps_the_old_file_whole(tmp_path):
+    import subprocess
+    import sys
+
+    from striate._io import atomic_write_text
+
+    target = atomic_write_text(tmp_path / "results.json", "old\n")
+    script = f"from striate._io import atomic_write_text; atomic_write_text({str(target)!r}, 'new' * 10_000)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          preexec_fn=_file_size_limit(1_000))
+    assert done.returncode != 0 and "striate.errors.OutputError: Cannot write" in done.stderr
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["results.json"]

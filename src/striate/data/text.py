@@ -141,7 +141,7 @@ def read_text_csv(path: str | Path, text_column: str = "text", label_column: str
 def _read_bytes(path: str | Path) -> bytes:
     try:
         return Path(path).read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise DataError(f"Text file not found: expected a file at {path}, found {found_at(path)} there.") from None
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from striate.errors import ConfigError, StriateError, did_you_mean
+from striate.errors import ConfigError, ShapeError, StriateError, did_you_mean
 
 INPUT_SIZE_PARAMETERS = {"num_classes", "num_outputs", "num_actions", "in_channels", "vocab_size", "input_size"}
 OUTPUT_PARAMETERS = ("num_classes", "num_outputs", "num_actions")
@@ -125,6 +125,11 @@ def _bounded_build(name: str, build: Callable[..., nn.Module], kwargs: dict) -> 
         raise  # the model's own one-line error (a ConfigError is also a ValueError)
     except (TypeError, ValueError, RuntimeError, IndexError) as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
+        if isinstance(error, RuntimeError) and "input_size" in kwargs and "negative dimension" not in first:
+            # a layer that does not fit the input size (a negative width is the arguments' fault, below)
+            size = "x".join(map(str, [kwargs.get("in_channels", "?"), *kwargs["input_size"]]))
+            raise ShapeError(f"Model `{name}` cannot take inputs of shape {size}: {first}; choose a model for this "
+                             "input size or resize the inputs.") from None
         raise ConfigError(f"Invalid arguments for model `{name}` ({shown}): {first}; see `striate models` and the "
                           "model's docstring for what it takes.") from None
     empty = [key for key, p in skeleton.named_parameters() if p.numel() == 0]

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from striate.errors import ConfigError
+from striate.errors import ConfigError, DataError
 from striate.tasks._base import Task, register_task
 
 
@@ -59,6 +59,16 @@ class Classification(Task):
     @property
     def num_classes(self) -> int:
         return self.num_outputs
+
+    def fit(self, train) -> Classification:
+        """Refuse training data with a single class: every prediction would be right and nothing learned."""
+        present = torch.unique(train.y)
+        if len(present) < 2:
+            names = [train.classes[i] for i in present.tolist()] if train.classes else present.tolist()
+            raise DataError(f"The training part of `{train.name}` holds examples of {len(present)} class "
+                            f"({', '.join(map(repr, names)) or 'none'}): expected at least 2 for classification; "
+                            "check the labels (or a small --train-size).")
+        return self
 
     def arguments(self) -> dict[str, Any]:
         return {"label_smoothing": self.label_smoothing, "class_weights": self.class_weights}
