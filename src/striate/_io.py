@@ -39,14 +39,31 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+def write_synced(path: str | Path, data: bytes) -> None:
+    """Write `data` to a new file and fsync it, so it is on the device before anything refers to it."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(path, 0o666 & ~_umask())
 
-    return atomic_write(path, write)
+
+def fsync_folder(path: str | Path) -> None:
+    """Make a folder's entries (a rename into it) durable; a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda tmp: write_synced(tmp, data))
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

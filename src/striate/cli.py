@@ -28,11 +28,14 @@ def user_errors():
         yield
     except StriateError as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(getattr(error, "exit_code", 2)) from None
 
 
-def train(config: Path | None = None, quiet: bool = False, **flags) -> None:
-    """Train a network and write a run folder (weights, config, metrics, plots)."""
+def train(config: Path | None = None, quiet: bool = False, resume: Path | None = None, **flags) -> None:
+    """Train a network and write a run folder (weights, config, metrics, plots, checkpoints).
+
+    `--resume RUN` continues an interrupted run from its last checkpoint, or a finished one with a larger `--epochs`.
+    """
     from striate.config import RunConfig, load_config
     from striate.train.job import train as run_training
 
@@ -40,7 +43,10 @@ def train(config: Path | None = None, quiet: bool = False, **flags) -> None:
         for name, field in RunConfig.model_fields.items():
             if typing.get_origin(field.annotation) is dict and flags.get(name) is not None:
                 flags[name] = _mapping(name, flags[name])
-        run = run_training(load_config(config, **flags), console=console, quiet=quiet)
+        if resume is not None:
+            run = run_training(config, resume=resume, console=console, quiet=quiet, **flags)
+        else:
+            run = run_training(load_config(config, **flags), console=console, quiet=quiet)
     typer.echo(str(run.path))
 
 
@@ -85,7 +91,10 @@ def _train_signature() -> inspect.Signature:
     params = [inspect.Parameter("config", keyword, annotation=Path | None, default=typer.Option(
                   None, "--config", "-c", help="YAML file of options; flags override it")),
               inspect.Parameter("quiet", keyword, annotation=bool, default=typer.Option(
-                  False, "--quiet", "-q", help="no progress bar or summary table"))]
+                  False, "--quiet", "-q", help="no progress bar or summary table")),
+              inspect.Parameter("resume", keyword, annotation=Path | None, default=typer.Option(
+                  None, "--resume", help="continue this run folder from its last checkpoint (with a larger --epochs: "
+                                         "extend a finished run)"))]
     for name, field in RunConfig.model_fields.items():
         kind = _cli_type(field.annotation)
         if kind is None:

@@ -61,6 +61,8 @@ class RunConfig(BaseModel):
     penalize_bias: bool = Field(False, description="apply the L1/L2 penalties to biases too")
     penalize_norm: bool = Field(False, description="apply the L1/L2 penalties to normalisation parameters too")
     max_norm: float | None = Field(None, gt=0, description="clamp each neuron's incoming weight norm to this (3-4)")
+    clip_grad_norm: float | None = Field(None, gt=0, description="clip the gradients' global norm to this before "
+                                                                 "each step (off if unset)")
     patience: int | None = Field(None, ge=1, description="early stopping: epochs without improvement (off if unset)")
     monitor: str | None = Field(None, description="early stopping and best epoch: metric to watch, e.g. val_loss, "
                                                   "val_accuracy (default: the task's, on validation data)")
@@ -76,6 +78,8 @@ class RunConfig(BaseModel):
     seed: int = Field(0, ge=0, lt=2**63, description="seed of every random number generator; equal seeds repeat a "
                                                       "CPU run exactly")
     device: str = Field("auto", description="auto (CUDA when available), cpu, cuda, cuda:N")
+    checkpoint_every: int | None = Field(None, ge=1, description="also checkpoint every N steps (a checkpoint is "
+                                                                 "always written after every epoch)")
     out: str = Field("runs", description="folder that holds run folders")
     name: str | None = Field(None, description="run folder name (default: MODEL-DATA, numbered when it exists)")
     val_split: float = Field(0.1, ge=0, lt=1, description="fraction of the training set held out for validation")

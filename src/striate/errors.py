@@ -45,6 +45,15 @@ class TrainingError(StriateError, RuntimeError):
     """Training produced meaningless numbers (a loss that is not finite)."""
 
 
+class Interrupted(StriateError):
+    """Training was stopped by a signal (Ctrl-C, SIGTERM) after a checkpoint was written; `exit_code` follows the
+    shell's convention, 128 + the signal number (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.exit_code = 128 + signal_number
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ' Did you mean `x`?' for the closest of `choices`, or '' when nothing is close."""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)

@@ -81,6 +81,11 @@ def check_run_name(name: str) -> str:
     return name
 
 
+def mark_incomplete(run_dir: Path) -> None:
+    """A run folder that training continues in (`--resume`) reads as incomplete again until it ends."""
+    atomic_write_text(run_dir / INCOMPLETE, "training resumed; this file is removed when the run is complete\n")
+
+
 def mark_complete(run_dir: Path) -> None:
     """The last step of a run: remove the `.incomplete` marker once every file is written."""
     (run_dir / INCOMPLETE).unlink(missing_ok=True)

@@ -52,9 +52,14 @@ class BatchLoader:
         return full if self.drop_last or rest == 0 else full + 1
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.batches()
+
+    def batches(self, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The epoch's batches; `skip` leaves out the first ones without preparing them (no augmentation randomness
+        is drawn for them), which is how a run resumed mid-epoch continues exactly where it stopped."""
         n = len(self.dataset)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
+        for start in range(skip * self.batch_size, len(self) * self.batch_size, self.batch_size):
             if order is None:
                 rows = slice(start, min(start + self.batch_size, n))
                 yield self.prepare(self.x[rows]), self.y[rows]

@@ -15,30 +15,35 @@ from rich.console import Console
 from rich.table import Table
 
 from striate._io import atomic_write_json, atomic_write_yaml
-from striate.config import RunConfig, load_config
+from striate.config import RunConfig, load_config, make_config
 from striate.data import BatchLoader, Dataset, Preprocess, Splits, load_data
 from striate.data.augment import build_augmentation
-from striate.errors import ConfigError, DataError, ShapeError, did_you_mean
+from striate.errors import ConfigError, DataError, RunFolderError, ShapeError, did_you_mean
 from striate.models.resolve import check_model_name, model_for_data
 from striate.regularizers import MaxNorm, WeightPenalty, param_groups_for_weight_decay
 from striate.report import plot_augmentations, plot_curves
-from striate.runs import Run, check_run_name, mark_complete, new_run_dir, save_model
+from striate.runs import INCOMPLETE, Run, check_run_name, mark_complete, mark_incomplete, new_run_dir, save_model
 from striate.tasks import TASKS, Task, create_task
 from striate.train.callbacks import Callback, EarlyStopping, MetricsLogger, ProgressBar
+from striate.train.checkpoint import Checkpointer
 from striate.train.trainer import Trainer
 from striate.tta import check_tta
 
 
-def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callback] | None = None,
-          console: Console | None = None, quiet: bool = False, **overrides: Any) -> Run:
+def train(config: RunConfig | str | Path | None = None, *, resume: str | Path | None = None,
+          callbacks: list[Callback] | None = None, console: Console | None = None, quiet: bool = False,
+          **overrides: Any) -> Run:
     """Train a model as configured and return the loaded `Run`.
 
     The phases, each a function below: resolve and check the options (`_prepare`), load the data (`load_splits`),
     build the task and the model from the data's description (`build_task`, `build_for_data`), then a run folder,
-    loaders and the trainer, `fit`, and `_finish` (test evaluation, weights, results, plots, table).
+    loaders and the trainer, `fit`, and `_finish` (test evaluation, weights, results, plots, table). A checkpoint is
+    written after every epoch (and every `checkpoint_every` steps) into the run folder's `checkpoints/`.
 
     Args:
         config: a `RunConfig`, a path to a YAML config, or None for the defaults.
+        resume: a run folder to continue from its last checkpoint, with its own config; only `epochs` (more than
+            before, to extend a finished run), `checkpoint_every` and `device` may be given with it.
         callbacks: extra callbacks added after the built-in ones.
         console: where progress and the final table go (default: stderr).
         quiet: no progress bar or table.
@@ -48,9 +53,12 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
         >>> run = striate.train(data="digits", epochs=2)  # doctest: +SKIP
         >>> run.results["test_accuracy"]  # doctest: +SKIP
     """
-    cfg = _as_config(config, overrides).resolved()
     console = console or Console(stderr=True)
     started = time.perf_counter()
+    if resume is not None:
+        cfg, run_dir, checkpoint = _resume_plan(resume, config, overrides)
+    else:
+        cfg, run_dir, checkpoint = _as_config(config, overrides).resolved(), None, None
     device = _prepare(cfg)
     splits = load_splits(cfg)
     task = build_task(cfg, splits)
@@ -64,9 +72,12 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     augment = build_augmentation(cfg.augment, splits.train.input_shape) if cfg.augment else None
     preprocess = Preprocess.from_description(splits.train.describe(), channels_last=channels_last)
 
-    run_dir = new_run_dir(cfg.out, cfg.name or f"{Path(cfg.model).stem}-{cfg.data.split(':')[0].split('?')[0]}")
+    if run_dir is None:
+        run_dir = new_run_dir(cfg.out, cfg.name or f"{Path(cfg.model).stem}-{cfg.data.split(':')[0].split('?')[0]}")
+    else:
+        mark_incomplete(run_dir)
     atomic_write_yaml(run_dir / "config.yaml", cfg.to_dict())
-    if augment is not None:
+    if augment is not None and checkpoint is None:
         plot_augmentations(splits.train.x[:8].float() / 255, augment, run_dir / "augmentations.png")
 
     def loader(dataset: Dataset, batch_size: int, shuffle: bool = False) -> BatchLoader:
@@ -78,15 +89,81 @@ def train(config: RunConfig | str | Path | None = None, *, callbacks: list[Callb
     builtin = [] if quiet else [ProgressBar(console)]
     if cfg.patience is not None:
         builtin.append(EarlyStopping(monitor, task.mode(monitor), cfg.patience, cfg.min_delta, cfg.restore_best))
+    checkpointer = Checkpointer(run_dir, cfg.checkpoint_every, resume_hint=f"striate train --resume {run_dir}")
     trainer = make_trainer(cfg, model, task, len(train_loader), device,
-                           [*builtin, MetricsLogger(run_dir / "metrics.jsonl"), *(callbacks or [])])
+                           [*builtin, MetricsLogger(run_dir / "metrics.jsonl"), *(callbacks or []), checkpointer])
+    if checkpoint is not None:
+        _restore(trainer, checkpoint, cfg, len(train_loader), console, quiet)
     if not quiet:
         console.print(f"[bold]striate train[/] {cfg.model} on {cfg.data} ({task.name}): {len(splits.train):,} "
                       f"training / {len(splits.val) if splits.val else 0:,} validation / {len(splits.test):,} test "
                       f"examples, {count_parameters(model):,} parameters, {device}")
-    history = trainer.fit(train_loader, val_loader)
+    try:
+        history = trainer.fit(train_loader, val_loader)
+    finally:
+        checkpointer.restore_signals()
     test_loader = loader(splits.test, cfg.eval_batch_size)
     return _finish(cfg, run_dir, trainer, history, test_loader, splits, architecture, started, console, quiet)
+
+
+RESUMABLE = ("epochs", "checkpoint_every", "device")
+"""The options `--resume` may change: everything else must match what the checkpoint was trained with."""
+
+
+def _resume_plan(resume: str | Path, config, overrides: dict[str, Any]) -> tuple[RunConfig, Path, Path]:
+    """The config, run folder and checkpoint to continue from; only `RESUMABLE` options may be given."""
+    from striate.config import read_yaml_mapping
+    from striate.train.checkpoint import latest_checkpoint, read_manifest
+
+    run_dir = Path(resume).expanduser()
+    if not run_dir.is_dir() or not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"Invalid `--resume` {str(resume)!r}: expected a run folder written by `striate train` "
+                          "(with its config.yaml).")
+    given = {key: value for key, value in overrides.items() if value is not None}
+    other = sorted(set(given) - set(RESUMABLE)) + (["config"] if config is not None else [])
+    if other:
+        raise ConfigError(f"Invalid `{other[0]}` with --resume: a resumed run keeps its own config; only "
+                          f"{', '.join('--' + key.replace('_', '-') for key in RESUMABLE)} may be given.")
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise RunFolderError(f"Run folder {run_dir} has no checkpoint to resume from (it was stopped before its "
+                             "first epoch or step checkpoint ended): train again.")
+    cfg = make_config(read_yaml_mapping(run_dir / "config.yaml"), **given).resolved()
+    done = read_manifest(checkpoint)["epoch"]
+    if cfg.epochs < done or (cfg.epochs == done and not (run_dir / INCOMPLETE).exists()):
+        raise ConfigError(f"Invalid `epochs` {cfg.epochs} with --resume: {run_dir} has already trained {done} epochs; "
+                          f"give --epochs larger than {done} to train it further.")
+    return cfg, run_dir, checkpoint
+
+
+def _restore(trainer: Trainer, checkpoint: Path, cfg: RunConfig, steps_per_epoch: int, console: Console,
+             quiet: bool) -> None:
+    """Load the checkpoint into `trainer`; when `epochs` changed, recompute the schedule and say so."""
+    from striate.train.checkpoint import load_checkpoint
+
+    state, manifest = load_checkpoint(checkpoint)
+    planned = state["counters"]["epochs"]
+    if planned == cfg.epochs:
+        trainer.load_state_dict(state)
+    else:  # extended: everything as saved except the schedule, which is rebuilt over the new length
+        scheduler, trainer.scheduler = trainer.scheduler, None
+        trainer.load_state_dict(state)
+        trainer.scheduler = scheduler
+        if scheduler is not None:
+            for _ in range(trainer.step):  # the new schedule, fast-forwarded to where training stands
+                scheduler.step()
+        trainer.should_stop, trainer.stop_reason = False, ""
+        for callback in trainer.callbacks:
+            if isinstance(callback, EarlyStopping):
+                callback.wait = 0  # patience starts over for the added epochs
+        if not quiet:
+            console.print(f"[yellow]note:[/] extending the run from {planned} to {cfg.epochs} epochs: the "
+                          f"{cfg.schedule} schedule is recomputed over {steps_per_epoch * cfg.epochs:,} steps and "
+                          f"continues at step {trainer.step:,} with learning rate "
+                          f"{trainer.optimizer.param_groups[0]['lr']:.3g}.")
+    if not quiet:
+        console.print(f"[bold]resuming[/] {checkpoint.parent.parent.name} from {checkpoint.name} (epoch "
+                      f"{manifest['epoch']}, step {manifest['step']:,})")
 
 
 def _prepare(cfg: RunConfig) -> torch.device:
@@ -195,7 +272,7 @@ def make_trainer(cfg: RunConfig, model: nn.Module, task: Task, steps_per_epoch: 
     constraints = [MaxNorm(cfg.max_norm)] if cfg.max_norm else []
     return Trainer(model, task, optimizer, scheduler, epochs=cfg.epochs, callbacks=callbacks, penalties=penalties,
                    constraints=constraints, generator=torch.Generator().manual_seed(cfg.seed), device=device,
-                   tta=cfg.tta)
+                   tta=cfg.tta, clip_grad_norm=cfg.clip_grad_norm)
 
 
 def _as_config(config: RunConfig | str | Path | None, overrides: dict[str, Any]) -> RunConfig:

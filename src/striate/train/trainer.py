@@ -36,13 +36,19 @@ class Trainer:
         generator: CPU generator that orders the batches; its state is saved with the trainer.
         precision: "fp32", or "bf16" for bfloat16 autocast of the forward pass.
         tta: test-time augmentation used by `evaluate` ("none" or "hflip", see `striate.tta`).
+        clip_grad_norm: clip the gradients' global norm to this before each optimizer step (None: no clipping).
+
+    `state_dict()` holds everything to continue exactly where training stands, the position inside an epoch
+    included: a trainer loaded from a mid-epoch state and `fit` again ends with the same weights, bit for bit on a
+    CPU, as one that was never stopped.
     """
 
     def __init__(self, model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, *, epochs: int,
                  callbacks: Sequence[Callback] = (), penalties: Iterable[Callable[[nn.Module], torch.Tensor]] = (),
                  constraints: Iterable[Callable[[nn.Module], Any]] = (), generator: torch.Generator | None = None,
-                 device: str | torch.device = "cpu", precision: str = "fp32", tta: str = "none"):
+                 device: str | torch.device = "cpu", precision: str = "fp32", tta: str = "none",
+                 clip_grad_norm: float | None = None):
         self.model, self.task, self.optimizer, self.scheduler = model, task, optimizer, scheduler
         self.epochs = epochs
         self.callbacks = list(callbacks)
@@ -57,7 +63,16 @@ class Trainer:
         self.restored_epoch: int | None = None  # set when a callback restores an earlier epoch's weights
         self.history: list[dict[str, float]] = []
         self.steps_per_epoch = self.batch_in_epoch = self.last_batch_size = 0
+        self.clip_grad_norm = clip_grad_norm
         self._running: dict[str, torch.Tensor] = {}
+        self._in_epoch = False  # between the first batch of an epoch and its end
+        self._epoch_order_state: torch.Tensor | None = None  # the generator before the epoch drew its batch order
+        self._resume_batch = 0  # batches of the current epoch already done by the run this one resumes
+        # Divergence is tracked on the device, without a synchronisation per step: the first step whose loss is not
+        # finite, and the last finite loss before it.
+        self._first_bad_step = torch.tensor(-1, dtype=torch.int64, device=self.device)
+        self._last_finite = torch.tensor(float("nan"), dtype=torch.float64, device=self.device)
+        self._last_finite_step = torch.tensor(0, dtype=torch.int64, device=self.device)
 
     # --- the loop ----------------------------------------------------------------------------------------------------
 
@@ -70,7 +85,7 @@ class Trainer:
             self._call("on_epoch_start")
             start = time.perf_counter()
             train_metrics = self.train_epoch(train)
-            self._check_finite(train_metrics)
+            self.check_finite()
             seconds = time.perf_counter() - start
             metrics = {"epoch": self.epoch + 1, "step": self.step, "lr": self.optimizer.param_groups[0]["lr"],
                        "epoch_seconds": seconds, "train_samples_per_second": len(train.dataset) / seconds}
@@ -85,20 +100,34 @@ class Trainer:
 
     def train_epoch(self, loader: BatchLoader) -> dict[str, float]:
         self.model.train()
-        self._running = self.task.new_state(self.device)
-        for self.batch_in_epoch, (x, y) in enumerate(loader, start=1):
+        skip, self._resume_batch = self._resume_batch, 0
+        if skip:  # resumed mid-epoch: draw the same batch order again, then continue after the batches already done
+            self.generator.set_state(self._epoch_order_state)
+        else:
+            self._epoch_order_state = self.generator.get_state()
+            self._running = self.task.new_state(self.device)
+        self._in_epoch = True
+        for self.batch_in_epoch, (x, y) in enumerate(loader.batches(skip), start=skip + 1):
             output, loss = self.training_step(x, y)
             self.task.update(self._running, output, y, loss)
             self._call("on_batch_end")
+        self._in_epoch = False
         return self.task.compute(self._running)
 
-    def _check_finite(self, metrics: dict[str, float]) -> None:
-        """Refuse to go on (or to report) once the training loss is NaN or infinite: the weights are lost by then."""
-        if not math.isfinite(metrics["loss"]):
-            lr = self.optimizer.param_groups[0]["lr"]
-            raise TrainingError(f"Training diverged in epoch {self.epoch + 1}: the training loss is {metrics['loss']}, "
-                                f"expected a finite loss; lower the learning rate (--lr; {lr:g} at the epoch's end) or "
-                                "check the data for non-finite values.")
+    def check_finite(self) -> None:
+        """Refuse to go on (or to save, or to report) once a training loss was NaN or infinite: the weights are lost
+        by then. Synchronises with the device."""
+        bad = int(self._first_bad_step)
+        if bad < 0:
+            return
+        lr = self.optimizer.param_groups[0]["lr"]
+        last = float(self._last_finite)
+        before = f"the last finite loss was {last:.4g} at step {int(self._last_finite_step)}" if math.isfinite(last) \
+            else "no step had a finite loss"
+        raise TrainingError(f"Training diverged at step {bad} (epoch {self.epoch + 1}): the loss is not finite, "
+                            f"expected a finite loss ({before}); lower the learning rate (--lr; {lr:g} now), clip "
+                            "gradients (--clip-grad-norm 1.0) or check the data for non-finite values. The last "
+                            "checkpoint, if any, is from before it.")
 
     def training_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step on a prepared batch; returns the output and the (unpenalised) loss.
@@ -112,6 +141,8 @@ class Trainer:
         objective = loss + sum(penalty(self.model) for penalty in self.penalties) if self.penalties else loss
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
+        if self.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         self.optimizer.step()
         for constrain in self.constraints:
             constrain(self.model)
@@ -120,7 +151,17 @@ class Trainer:
             self.scheduler.step()
         self.step += 1
         self.last_batch_size = y.shape[0]
+        self._track_finite(loss)
         return output, loss
+
+    def _track_finite(self, loss: torch.Tensor) -> None:
+        value = loss.detach().double()
+        finite = torch.isfinite(value)
+        first = (self._first_bad_step < 0) & ~finite
+        self._first_bad_step = torch.where(first, self.step, self._first_bad_step)
+        keep = finite & (self._first_bad_step < 0)
+        self._last_finite = torch.where(keep, value, self._last_finite)
+        self._last_finite_step = torch.where(keep, self.step, self._last_finite_step)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The model's own loss where it brings one (a capsule network's margin loss), else the task's."""
@@ -154,26 +195,45 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "callbacks": [callback.state_dict() for callback in self.callbacks],
-            "counters": {"epoch": self.epoch, "step": self.step, "should_stop": self.should_stop,
+            "callbacks": {key: callback.state_dict() for key, callback in self._callback_keys()},
+            "counters": {"epoch": self.epoch, "step": self.step, "epochs": self.epochs, "should_stop": self.should_stop,
                          "stop_reason": self.stop_reason, "restored_epoch": self.restored_epoch},
+            "position": {"batch_in_epoch": self.batch_in_epoch if self._in_epoch else 0,
+                         "epoch_order_state": self._epoch_order_state, "running": self._running},
             "history": list(self.history),
             "rng": {"generator": self.generator.get_state(), "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                     "python": random.getstate(), "numpy": np.random.get_state()},
         }
 
+    def _callback_keys(self) -> list[tuple[str, Callback]]:
+        """Each callback with a stable key: its class name, numbered from the second of a kind on."""
+        seen: dict[str, int] = {}
+        keys = []
+        for callback in self.callbacks:
+            name = type(callback).__name__
+            seen[name] = seen.get(name, 0) + 1
+            keys.append((name if seen[name] == 1 else f"{name}#{seen[name]}", callback))
+        return keys
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        _match_parameter_layouts(self.optimizer)
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
-        for callback, callback_state in zip(self.callbacks, state["callbacks"], strict=True):
-            callback.load_state_dict(callback_state)
+        saved = state["callbacks"]
+        for key, callback in self._callback_keys():
+            if key in saved:  # matched by type, so a resumed run may add or drop stateless ones (a progress bar)
+                callback.load_state_dict(saved[key])
         counters = state["counters"]
         self.epoch, self.step = counters["epoch"], counters["step"]
         self.should_stop, self.stop_reason = counters["should_stop"], counters["stop_reason"]
         self.restored_epoch = counters["restored_epoch"]
+        position = state["position"]
+        self._resume_batch = position["batch_in_epoch"]
+        self._epoch_order_state = position["epoch_order_state"]
+        self._running = {key: _to(value, self.device) for key, value in position["running"].items()}
         self.history = list(state["history"])
         rng = state["rng"]
         self.generator.set_state(rng["generator"])
@@ -182,6 +242,27 @@ class Trainer:
             torch.cuda.set_rng_state_all(rng["cuda"])
         random.setstate(rng["python"])
         np.random.set_state(rng["numpy"])
+
+
+def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each optimizer moment its parameter's memory layout again (channels-last for image models).
+
+    Checkpoints store tensors contiguous; a fused optimizer stepping contiguous moments against channels-last
+    parameters rounds differently, and the resumed run would drift from the uninterrupted one in the last bits.
+    """
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            for key, value in optimizer.state.get(parameter, {}).items():
+                if isinstance(value, torch.Tensor) and value.shape == parameter.shape \
+                        and value.stride() != parameter.stride():
+                    optimizer.state[parameter][key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
+
+
+def _to(value: Any, device: torch.device) -> Any:
+    """A tensor, or a list of tensors (a task's kept scores), moved to `device`."""
+    if isinstance(value, list):
+        return [_to(item, device) for item in value]
+    return value.to(device) if isinstance(value, torch.Tensor) else value
 
 
 @torch.inference_mode()
