@@ -232,6 +232,12 @@ TRAIN_ROWS = [
     (t("--config", "{f}/loop.yaml"), r"Unknown key `model` for model spec: expected one of blocks"),
     (["train", "--config", "{f}/wrongtype.yaml", "--quiet"], r"`epochs` .*: expected a valid integer, .*received"),
     (["train", "--config", "{f}/booltype.yaml", "--quiet"], r"`epochs` .*expected a number, not the boolean True"),
+    (["train", "--resume", "/nope", "--quiet"], r"Invalid `--resume` '/nope': expected a run folder written by"),
+    (["train", "--resume", "{run}", "--lr", "0.1", "--quiet"], r"Invalid `lr` with --resume: a resumed run keeps its"),
+    (["train", "--resume", "{only_config}", "--quiet"], r"has no checkpoint to resume from"),
+    (["train", "--resume", "{run}", "--epochs", "1", "--quiet"], r"has already trained 1 epochs; give --epochs larger"),
+    (t("--checkpoint-every", "0"), r"`checkpoint_every` .*expected greater than or equal to 1"),
+    (t("--clip-grad-norm", "-1"), r"`clip_grad_norm` .*expected greater than 0"),
     (t("--bogus"), r"No such option: --bogus"),
     (t("--nme", "x"), r"No such option: --nme"),
     (["train", "stray"], r"Got unexpected extra argument\(s\) \(stray\)"),
@@ -467,7 +473,7 @@ def run_cli(argv: list[str], monkeypatch, capsys) -> tuple[int, list[str]]:
 def check_row(argv, pattern, world, tmp_path, monkeypatch, capsys) -> None:
     out = tmp_path / "out"
     argv = [arg.format(**world) for arg in argv]
-    if argv[0] == "train" and "--out" not in argv:
+    if argv[0] == "train" and "--out" not in argv and "--resume" not in argv:
         argv += ["--out", str(out)]
     code, lines = run_cli(argv, monkeypatch, capsys)
     assert code == 2, (code, lines)
