@@ -179,7 +179,7 @@ def test_extending_a_finished_run_continues_it_and_says_what_it_did(tmp_path):
     assert "extending the run from 2 to 4 epochs: the onecycle schedule is recomputed over 44 steps and continues at " \
            "step 22" in text
     assert run.results["epochs_completed"] == 4 and len(run.path.joinpath("metrics.jsonl").read_text().split()) >= 4
-    assert latest_checkpoint(run.path).name == "step-00000044"
+    assert latest_checkpoint(run.path).name == "step-00000044-epoch"
     with pytest.raises(ConfigError, match=r"has already trained 4 epochs; give --epochs larger than 4"):
         striate.train(resume=run.path, quiet=True)
     with pytest.raises(ConfigError, match=r"Invalid `lr` with --resume: a resumed run keeps its own config; only "

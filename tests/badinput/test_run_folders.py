@@ -310,7 +310,7 @@ def test_a_real_write_failure_mid_run_is_one_line_and_leaves_the_run_incomplete(
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     # the first file over the limit is the first epoch's checkpoint (optimizer moments and weights)
-    assert re.search(r"^error: Cannot write checkpoint .*step-\d+: File too large; free some space", lines[0])
+    assert re.search(r"^error: Cannot write checkpoint .*step-\d+-epoch: File too large; free some space", lines[0])
     (run,) = tmp_path.iterdir()
     assert (run / INCOMPLETE).is_file() and not list(run.rglob(".*.tmp"))
     with pytest.raises(RunFolderError, match="is incomplete: its training did not finish"):

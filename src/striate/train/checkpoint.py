@@ -2,7 +2,7 @@
 
 Layout inside a run folder:
 
-    checkpoints/step-00000420/
+    checkpoints/step-00000420/      (an epoch's end: step-00000420-epoch/)
         state.safetensors   every tensor of the state: weights, optimizer moments, RNG states as byte tensors, ...
         state.json          the rest of the state's structure, each tensor replaced by a reference to its key
         manifest.json       written last: each file's size and SHA-256, the epoch and the step
@@ -99,10 +99,15 @@ def unflatten(tensors: dict[str, torch.Tensor], skeleton: Any) -> Any:
     return walk(skeleton)
 
 
-def save_checkpoint(run_dir: str | Path, state: dict[str, Any], *, epoch: int, step: int, keep: int = 1) -> Path:
-    """Write `state` as `run_dir/checkpoints/step-NNNNNNNN/` atomically; keep the newest `keep` checkpoints."""
+def save_checkpoint(run_dir: str | Path, state: dict[str, Any], *, epoch: int, step: int, keep: int = 1,
+                    tag: str = "") -> Path:
+    """Write `state` as `run_dir/checkpoints/step-NNNNNNNN[-tag]/` atomically; keep the newest `keep` checkpoints.
+
+    An epoch's end is tagged (`step-00000041-epoch`), so it never replaces a step checkpoint taken at the same step
+    and sorts after it: no complete checkpoint is ever removed before its successor is in place.
+    """
     root = Path(run_dir) / FOLDER
-    name = f"step-{step:08d}"
+    name = f"step-{step:08d}" + (f"-{tag}" if tag else "")
     final, tmp = root / name, root / f".{name}.tmp"
     tensors, skeleton = flatten(state)
     payload = {"state.safetensors": save_tensors(tensors),
@@ -118,9 +123,14 @@ def save_checkpoint(run_dir: str | Path, state: dict[str, Any], *, epoch: int, s
                               for file, data in payload.items()}}
         write_synced(tmp / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
         fsync_folder(tmp)
-        if final.exists():  # the same step saved twice (an epoch that ends on a step checkpoint): replace it whole
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        if final.exists():  # the very same point saved twice: the older copy goes aside first, then away
+            aside = root / f".{name}.old"
+            shutil.rmtree(aside, ignore_errors=True)
+            os.replace(final, aside)
+            os.replace(tmp, final)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
         fsync_folder(root)
     except OSError as error:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -231,7 +241,7 @@ class Checkpointer(Callback):
             self.save(trainer)
 
     def on_epoch_end(self, trainer, metrics: dict[str, float]) -> None:
-        self.save(trainer)
+        self.save(trainer, tag="epoch")
         if self.requested is not None:
             self._stop(trainer)
 
@@ -239,10 +249,10 @@ class Checkpointer(Callback):
         self.restore_signals()
 
     # the work
-    def save(self, trainer) -> Path:
+    def save(self, trainer, tag: str = "") -> Path:
         trainer.check_finite()  # never save weights that a non-finite loss has already ruined
         return save_checkpoint(self.run_dir, trainer.state_dict(), epoch=trainer.epoch, step=trainer.step,
-                               keep=self.keep)
+                               keep=self.keep, tag=tag)
 
     def _stop(self, trainer) -> None:
         import signal
