@@ -183,7 +183,8 @@ def test_extending_a_finished_run_continues_it_and_says_what_it_did(tmp_path):
     with pytest.raises(ConfigError, match=r"has already trained 4 epochs; give --epochs larger than 4"):
         striate.train(resume=run.path, quiet=True)
     with pytest.raises(ConfigError, match=r"Invalid `lr` with --resume: a resumed run keeps its own config; only "
-                                          r"--epochs, --checkpoint-every, --device may be given"):
+                                          r"--epochs, --checkpoint-every, --device, --nproc, --max-restarts, "
+                                          r"--dist-timeout may be given"):
         striate.train(resume=run.path, epochs=5, lr=0.1, quiet=True)
 
 

@@ -74,5 +74,7 @@ def atomic_write_json(path: str | Path, data) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
-def atomic_write_yaml(path: str | Path, data) -> Path:
-    return atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
+def atomic_write_yaml(path: str | Path, data, comment: str = "") -> Path:
+    """`data` as YAML, after `comment` as `#` lines (read by people, ignored by YAML readers)."""
+    header = "".join(f"# {line}\n" for line in comment.splitlines())
+    return atomic_write_text(path, header + yaml.safe_dump(data, sort_keys=False))

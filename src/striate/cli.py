@@ -22,12 +22,14 @@ console = Console(stderr=True)
 
 
 @contextmanager
-def user_errors():
-    """Print a `StriateError` as one line on stderr and exit with code 2; anything else is a bug and keeps its trace."""
+def user_errors(silent: tuple[type[StriateError], ...] = ()):
+    """Print a `StriateError` as one line on stderr and exit with code 2 (or the error's own `exit_code`); anything
+    else is a bug and keeps its trace. Errors of the `silent` types exit without a line (someone else says it)."""
     try:
         yield
     except StriateError as error:
-        typer.echo(f"error: {error}", err=True)
+        if not isinstance(error, silent):
+            typer.echo(f"error: {error}", err=True)
         raise typer.Exit(getattr(error, "exit_code", 2)) from None
 
 
@@ -36,10 +38,15 @@ def train(config: Path | None = None, quiet: bool = False, resume: Path | None =
 
     `--resume RUN` continues an interrupted run from its last checkpoint, or a finished one with a larger `--epochs`.
     """
+    import os
+
     from striate.config import RunConfig, load_config
+    from striate.errors import Interrupted
+    from striate.train.distributed import HANDOFF
     from striate.train.job import train as run_training
 
-    with user_errors():
+    # A process that `--nproc` launched leaves an interruption to its launcher, which says it once for all of them.
+    with user_errors(silent=(Interrupted,) if os.environ.get(HANDOFF) else ()):
         for name, field in RunConfig.model_fields.items():
             if typing.get_origin(field.annotation) is dict and flags.get(name) is not None:
                 flags[name] = _mapping(name, flags[name])
@@ -47,7 +54,8 @@ def train(config: Path | None = None, quiet: bool = False, resume: Path | None =
             run = run_training(config, resume=resume, console=console, quiet=quiet, **flags)
         else:
             run = run_training(load_config(config, **flags), console=console, quiet=quiet)
-    typer.echo(str(run.path))
+    if run is not None and not os.environ.get(HANDOFF):  # None: a process torchrun started, other than rank 0;
+        typer.echo(str(run.path))  # HANDOFF: rank 0 of processes `--nproc` launched, whose launcher prints it
 
 
 def _mapping(name: str, items: list[str]) -> dict:

@@ -43,10 +43,14 @@ class RunConfig(BaseModel):
     model_args: dict[str, Any] = Field(default_factory=dict,
                                        description="extra keyword arguments for the model (CLI: KEY=VALUE, repeatable)")
     epochs: int = Field(6, ge=1, le=MAX_EPOCHS, description="passes over the training set")
-    batch_size: int = Field(128, ge=1, description="examples per training step")
+    batch_size: int = Field(128, ge=1, description="examples per training step: the global batch, split evenly "
+                                                    "over --nproc processes")
     eval_batch_size: int = Field(1024, ge=1, description="examples per evaluation step")
     lr: float | None = Field(None, gt=0, description="peak learning rate (default: 3e-3 for adamw, 0.05 for sgd)")
     optimizer: Literal["adamw", "sgd"] = Field("adamw", description="adamw, or sgd with momentum")
+    lr_scaling: Literal["none", "linear", "sqrt"] = Field(
+        "none", description="scale lr with the global batch: linear or sqrt of batch_size / lr_base_batch")
+    lr_base_batch: int = Field(128, ge=1, description="the global batch that lr was tuned for (with --lr-scaling)")
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
     nesterov: bool = Field(True, description="use Nesterov momentum with SGD")
     weight_decay: float | None = Field(None, ge=0, description="decoupled weight decay (default: 0.05 adamw, 5e-4 sgd)")
@@ -80,6 +84,14 @@ class RunConfig(BaseModel):
     device: str = Field("auto", description="auto (CUDA when available), cpu, cuda, cuda:N")
     checkpoint_every: int | None = Field(None, ge=1, description="also checkpoint every N steps (a checkpoint is "
                                                                  "always written after every epoch)")
+    nproc: int = Field(1, ge=1, le=1024, description="training processes on this machine (data parallel, launched "
+                                                     "with torchrun; under torchrun its own count)")
+    max_restarts: int = Field(0, ge=0, description="with --nproc: restart the processes this many times after a "
+                                                   "failure, continuing from the last checkpoint")
+    sync_batchnorm: bool = Field(False, description="with several processes: batch-norm statistics over the "
+                                                    "global batch instead of each process's part")
+    dist_timeout: float = Field(120.0, gt=0, description="with several processes: seconds to wait for the others "
+                                                         "before giving up with an error")
     out: str = Field("runs", description="folder that holds run folders")
     name: str | None = Field(None, description="run folder name (default: MODEL-DATA, numbered when it exists)")
     val_split: float = Field(0.1, ge=0, lt=1, description="fraction of the training set held out for validation")
@@ -104,6 +116,13 @@ class RunConfig(BaseModel):
         if self.weight_decay is None:
             updates["weight_decay"] = DEFAULT_WEIGHT_DECAY[self.optimizer]
         return self.model_copy(update=updates)
+
+    @property
+    def effective_lr(self) -> float:
+        """The peak learning rate training uses: `lr`, scaled by `lr_scaling` for the global batch."""
+        from striate.train.distributed import scaled_lr
+
+        return scaled_lr(self.lr or DEFAULT_LR[self.optimizer], self.lr_scaling, self.batch_size, self.lr_base_batch)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

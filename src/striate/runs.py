@@ -40,12 +40,13 @@ INCOMPLETE = ".incomplete"
 """Marker file present from the moment a run folder is created until its last file is written (`mark_complete`)."""
 
 
-def new_run_dir(out: str | Path, name: str) -> Path:
+def new_run_dir(out: str | Path, name: str, marker: str = "") -> Path:
     """Create `out/name` atomically, numbering it (`name-2`, `name-3`, ...) so an earlier run is never overwritten.
 
     The folder is created with one `mkdir` that fails if anything (a file, a folder, a dangling link) is there, so two
     runs started together with the same name get different folders. It holds the `.incomplete` marker until
-    `mark_complete`, so an interrupted run is never mistaken for a finished one.
+    `mark_complete`, so an interrupted run is never mistaken for a finished one; `marker` is extra text for it (the
+    launch a restarted job looks for).
 
     Raises:
         ConfigError: for a name that is empty, hidden or a path (it would escape `out`), or an `out` that is a file.
@@ -67,7 +68,8 @@ def new_run_dir(out: str | Path, name: str) -> Path:
             continue
         except OSError as error:
             raise ConfigError(f"Cannot create run folder {candidate}: {error.strerror or error}.") from None
-        atomic_write_text(candidate / INCOMPLETE, "training started; this file is removed when the run is complete\n")
+        atomic_write_text(candidate / INCOMPLETE,
+                          "training started; this file is removed when the run is complete\n" + marker)
         return candidate
     raise ConfigError(f"Too many runs named {name!r} in {out}: choose another --name.")
 
@@ -81,9 +83,10 @@ def check_run_name(name: str) -> str:
     return name
 
 
-def mark_incomplete(run_dir: Path) -> None:
+def mark_incomplete(run_dir: Path, marker: str = "") -> None:
     """A run folder that training continues in (`--resume`) reads as incomplete again until it ends."""
-    atomic_write_text(run_dir / INCOMPLETE, "training resumed; this file is removed when the run is complete\n")
+    atomic_write_text(run_dir / INCOMPLETE,
+                      "training resumed; this file is removed when the run is complete\n" + marker)
 
 
 def mark_complete(run_dir: Path) -> None:

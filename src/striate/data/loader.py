@@ -29,12 +29,20 @@ class BatchLoader:
         channels_last: return 4-D inputs in channels-last memory format (used when `preprocess` is not given).
         augment: module applied to every batch after scaling to [0, 1] and before normalisation (training only).
         preprocess: the preprocessing module; by default the one the dataset's description gives.
+        shard: `(rank, processes)` for data-parallel training. Shuffled (training): every process draws the same
+            permutation and takes its equal part of each global batch of `batch_size` rows; a last batch is trimmed
+            to a multiple of `processes` (at most `processes - 1` rows sit out an epoch, different ones each epoch).
+            Not shuffled (evaluation): each process reads one contiguous part of the data, in order.
     """
 
     def __init__(self, dataset: Dataset, batch_size: int, *, shuffle: bool = False, device: str | torch.device = "cpu",
                  generator: torch.Generator | None = None, drop_last: bool = False, channels_last: bool = False,
-                 augment: torch.nn.Module | None = None, preprocess: Preprocess | None = None):
+                 augment: torch.nn.Module | None = None, preprocess: Preprocess | None = None,
+                 shard: tuple[int, int] = (0, 1)):
         self.dataset = dataset
+        self.rank, self.processes = shard
+        if shuffle and batch_size % self.processes:
+            raise ValueError(f"batch_size {batch_size} is not a multiple of {self.processes} processes")
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -48,8 +56,20 @@ class BatchLoader:
         self.preprocess = preprocess.to(self.device)
 
     def __len__(self) -> int:
-        full, rest = divmod(len(self.dataset), self.batch_size)
+        full, rest = divmod(self._rows()[1] - self._rows()[0], self.batch_size)
+        if self.shuffle and self.processes > 1:
+            rest -= rest % self.processes  # the last global batch, trimmed to equal parts
         return full if self.drop_last or rest == 0 else full + 1
+
+    def _rows(self) -> tuple[int, int]:
+        """The rows this process reads: all for training (it takes its part of every batch), a contiguous part of
+        them for evaluation."""
+        n = len(self.dataset)
+        if self.shuffle or self.processes == 1:
+            return 0, n
+        bounds = [len(part) for part in torch.arange(n).tensor_split(self.processes)]
+        start = sum(bounds[: self.rank])
+        return start, start + bounds[self.rank]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.batches()
@@ -57,14 +77,17 @@ class BatchLoader:
     def batches(self, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The epoch's batches; `skip` leaves out the first ones without preparing them (no augmentation randomness
         is drawn for them), which is how a run resumed mid-epoch continues exactly where it stopped."""
-        n = len(self.dataset)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        for start in range(skip * self.batch_size, len(self) * self.batch_size, self.batch_size):
+        first, end = self._rows()
+        order = torch.randperm(end, generator=self.generator) if self.shuffle else None
+        for start in range(first + skip * self.batch_size, first + len(self) * self.batch_size, self.batch_size):
             if order is None:
-                rows = slice(start, min(start + self.batch_size, n))
+                rows = slice(start, min(start + self.batch_size, end))
                 yield self.prepare(self.x[rows]), self.y[rows]
             else:
-                index = order[start: start + self.batch_size].to(self.device)
+                index = order[start: start + self.batch_size]
+                if self.processes > 1:
+                    index = index[: len(index) - len(index) % self.processes].view(self.processes, -1)[self.rank]
+                index = index.to(self.device)
                 yield self.prepare(self.x[index]), self.y[index]
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:

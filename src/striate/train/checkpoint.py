@@ -197,19 +197,33 @@ class Checkpointer(Callback):
     """Callback: a checkpoint after every epoch and every `every_steps` steps; a clean stop on Ctrl-C or SIGTERM.
 
     On the first SIGINT or SIGTERM the current step finishes, a checkpoint is written and `Interrupted` is raised
-    with the command that resumes; a second signal stops at once (the last checkpoint stays). A loss that is not
-    finite is never saved: the trainer's divergence check runs before every write.
+    with the command that resumes; a second signal, a few seconds later, stops at once (the last checkpoint stays).
+    A loss that is not finite is never saved: the trainer's divergence check runs before every write.
+
+    With several training processes every one of them has a Checkpointer: the state is gathered from all (a
+    collective), rank 0 alone writes it, and a signal any of them received is agreed on after every step, so they
+    all stop after the same step (torchrun passes a SIGTERM or Ctrl-C on to every process, at slightly different
+    moments).
 
     Args:
         run_dir: the run folder the checkpoints go in.
         every_steps: also write one every this many optimizer steps (None: after epochs only).
         keep: how many checkpoints to keep (the newest).
         resume_hint: the command printed on interruption.
+        world: the training processes (`striate.train.distributed`); rank 0 writes.
     """
 
+    REPEAT_SECONDS = 2.0
+    """A second signal within this long of the first is the same request (a launcher passing it on), not an
+    insistence on stopping at once."""
+
     def __init__(self, run_dir: str | Path, every_steps: int | None = None, keep: int = 1,
-                 resume_hint: str | None = None):
+                 resume_hint: str | None = None, world=None):
+        from striate.train.distributed import SINGLE
+
         self.run_dir, self.every_steps, self.keep = Path(run_dir), every_steps, keep
+        self.world = world or SINGLE
+        self._requested_at = 0.0
         self.resume_hint = resume_hint or f"striate train --resume {run_dir}"
         self.requested: int | None = None
         self._previous: dict[int, Any] = {}
@@ -227,39 +241,56 @@ class Checkpointer(Callback):
     def _request(self, number: int, frame) -> None:
         import signal
 
-        if self.requested is not None:  # a second signal: stop now, the last checkpoint stays
-            self.restore_signals()
+        if self.requested is not None:
+            if time.monotonic() - self._requested_at < self.REPEAT_SECONDS:
+                return
+            self.restore_signals()  # a second signal: stop now, the last checkpoint stays
             signal.raise_signal(number)
             return
-        self.requested = number
+        self.requested, self._requested_at = number, time.monotonic()
 
     def on_batch_end(self, trainer) -> None:
-        if self.requested is not None:
+        number = self._agreed_signal()
+        if number:
             self.save(trainer)
-            self._stop(trainer)
+            self._stop(trainer, number)
         if self.every_steps and trainer.step % self.every_steps == 0:
             self.save(trainer)
 
     def on_epoch_end(self, trainer, metrics: dict[str, float]) -> None:
         self.save(trainer, tag="epoch")
-        if self.requested is not None:
-            self._stop(trainer)
+        number = self._agreed_signal()
+        if number:
+            self._stop(trainer, number)
 
     def on_train_end(self, trainer) -> None:
         self.restore_signals()
 
+    def _agreed_signal(self) -> int:
+        """The signal to stop for (0: none), the same on every process: a signal any of them received (one tiny
+        all-reduce per step). The handler's flag is read once and never written here, so a signal that lands while
+        the processes agree is neither lost nor acted on by one process alone: it counts at the next step."""
+        number = self.requested or 0
+        if self.world.active:
+            from striate.train.distributed import agree
+
+            number = int(agree(self.world, number))
+        return number
+
     # the work
     def save(self, trainer, tag: str = "") -> Path:
         trainer.check_finite()  # never save weights that a non-finite loss has already ruined
-        return save_checkpoint(self.run_dir, trainer.state_dict(), epoch=trainer.epoch, step=trainer.step,
-                               keep=self.keep, tag=tag)
+        state = trainer.state_dict()  # with several processes, every one takes part in gathering it
+        if not self.world.is_main:
+            return self.run_dir / FOLDER
+        return save_checkpoint(self.run_dir, state, epoch=trainer.epoch, step=trainer.step, keep=self.keep, tag=tag)
 
-    def _stop(self, trainer) -> None:
+    def _stop(self, trainer, number: int) -> None:
         import signal
 
         from striate.errors import Interrupted
 
-        number, self.requested = self.requested, None
+        self.requested = None
         self.restore_signals()
         name = signal.Signals(number).name
         raise Interrupted(f"Interrupted by {name} at step {trainer.step} (epoch {trainer.epoch + 1}): a checkpoint "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -18,12 +19,13 @@ from striate._io import atomic_write_json, atomic_write_yaml
 from striate.config import RunConfig, load_config, make_config
 from striate.data import BatchLoader, Dataset, Preprocess, Splits, load_data
 from striate.data.augment import build_augmentation
-from striate.errors import ConfigError, DataError, RunFolderError, ShapeError, did_you_mean
+from striate.errors import ConfigError, DataError, RunFolderError, ShapeError, StriateError, did_you_mean
 from striate.models.resolve import check_model_name, model_for_data
 from striate.regularizers import MaxNorm, WeightPenalty, param_groups_for_weight_decay
 from striate.report import plot_augmentations, plot_curves
 from striate.runs import INCOMPLETE, Run, check_run_name, mark_complete, mark_incomplete, new_run_dir, save_model
 from striate.tasks import TASKS, Task, create_task
+from striate.train import distributed
 from striate.train.callbacks import Callback, EarlyStopping, MetricsLogger, ProgressBar
 from striate.train.checkpoint import Checkpointer
 from striate.train.trainer import Trainer
@@ -32,7 +34,7 @@ from striate.tta import check_tta
 
 def train(config: RunConfig | str | Path | None = None, *, resume: str | Path | None = None,
           callbacks: list[Callback] | None = None, console: Console | None = None, quiet: bool = False,
-          **overrides: Any) -> Run:
+          **overrides: Any) -> Run | None:
     """Train a model as configured and return the loaded `Run`.
 
     The phases, each a function below: resolve and check the options (`_prepare`), load the data (`load_splits`),
@@ -40,10 +42,15 @@ def train(config: RunConfig | str | Path | None = None, *, resume: str | Path | 
     loaders and the trainer, `fit`, and `_finish` (test evaluation, weights, results, plots, table). A checkpoint is
     written after every epoch (and every `checkpoint_every` steps) into the run folder's `checkpoints/`.
 
+    With `nproc` > 1 the job runs in that many processes launched through torchrun (data parallel, see
+    `striate.train.distributed`); started by torchrun itself, this process is one of them, and only rank 0 returns
+    the `Run` (the others return None).
+
     Args:
         config: a `RunConfig`, a path to a YAML config, or None for the defaults.
-        resume: a run folder to continue from its last checkpoint, with its own config; only `epochs` (more than
-            before, to extend a finished run), `checkpoint_every` and `device` may be given with it.
+        resume: a run folder to continue from its last checkpoint, with its own config; only the `RESUMABLE`
+            options (`epochs` larger than before to extend a finished run, `checkpoint_every`, `device`, ...) may be
+            given with it.
         callbacks: extra callbacks added after the built-in ones.
         console: where progress and the final table go (default: stderr).
         quiet: no progress bar or table.
@@ -60,6 +67,24 @@ def train(config: RunConfig | str | Path | None = None, *, resume: str | Path | 
     else:
         cfg, run_dir, checkpoint = _as_config(config, overrides).resolved(), None, None
     device = _prepare(cfg)
+    if cfg.nproc > 1 and not distributed.launched():
+        return _launch(cfg, resume, overrides, callbacks, quiet)
+    world, device = distributed.start(device, cfg.dist_timeout)
+    try:
+        run = _train(cfg, world, device, run_dir, checkpoint, callbacks, console, quiet or not world.is_main,
+                     started)
+    except StriateError as error:
+        if world.is_main:
+            distributed.handoff(exit_code=getattr(error, "exit_code", 2), error=str(error))
+        raise
+    distributed.stop(world)
+    return run
+
+
+def _train(cfg: RunConfig, world: distributed.World, device: torch.device, run_dir: Path | None,
+           checkpoint: Path | None, callbacks: list[Callback] | None, console: Console, quiet: bool,
+           started: float) -> Run | None:
+    cfg = _fit_to_world(cfg, world, console, quiet)
     splits = load_splits(cfg)
     task = build_task(cfg, splits)
     monitor = _check_monitor(cfg, task)
@@ -67,46 +92,146 @@ def train(config: RunConfig | str | Path | None = None, *, resume: str | Path | 
     for note in [] if quiet else splits.notes:
         console.print(f"[yellow]note:[/] {note}")
     model, architecture = build_for_data(cfg, splits.train, task)
+    if cfg.sync_batchnorm and world.active:
+        model = distributed.convert_sync_batchnorm(model)
     channels_last = cfg.channels_last and splits.train.input_kind == "image"
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     augment = build_augmentation(cfg.augment, splits.train.input_shape) if cfg.augment else None
     preprocess = Preprocess.from_description(splits.train.describe(), channels_last=channels_last)
 
-    if run_dir is None:
-        run_dir = new_run_dir(cfg.out, cfg.name or f"{Path(cfg.model).stem}-{cfg.data.split(':')[0].split('?')[0]}")
-    else:
-        mark_incomplete(run_dir)
-    atomic_write_yaml(run_dir / "config.yaml", cfg.to_dict())
-    if augment is not None and checkpoint is None:
-        plot_augmentations(splits.train.x[:8].float() / 255, augment, run_dir / "augmentations.png")
+    run_dir, checkpoint = _run_folder(cfg, world, run_dir, checkpoint)
+    if world.is_main:
+        atomic_write_yaml(run_dir / "config.yaml", cfg.to_dict(), comment=_config_comment(cfg, world))
+        if augment is not None and checkpoint is None:
+            plot_augmentations(splits.train.x[:8].float() / 255, augment, run_dir / "augmentations.png")
 
     def loader(dataset: Dataset, batch_size: int, shuffle: bool = False) -> BatchLoader:
-        return BatchLoader(dataset, batch_size, shuffle=shuffle, device=device, preprocess=preprocess)
+        return BatchLoader(dataset, batch_size, shuffle=shuffle, device=device, preprocess=preprocess,
+                           shard=(world.rank, world.size))
 
     train_loader = loader(splits.train, cfg.batch_size, shuffle=True)
     train_loader.augment = augment
     val_loader = loader(splits.val, cfg.eval_batch_size) if splits.val is not None else None
-    builtin = [] if quiet else [ProgressBar(console)]
+    builtin: list[Callback] = [] if quiet else [ProgressBar(console)]
     if cfg.patience is not None:
         builtin.append(EarlyStopping(monitor, task.mode(monitor), cfg.patience, cfg.min_delta, cfg.restore_best))
-    checkpointer = Checkpointer(run_dir, cfg.checkpoint_every, resume_hint=f"striate train --resume {run_dir}")
-    trainer = make_trainer(cfg, model, task, len(train_loader), device,
-                           [*builtin, MetricsLogger(run_dir / "metrics.jsonl"), *(callbacks or []), checkpointer])
+    if world.is_main:
+        builtin.append(MetricsLogger(run_dir / "metrics.jsonl"))
+    resume_hint = f"striate train --resume {run_dir}"
+    checkpointer = Checkpointer(run_dir, cfg.checkpoint_every, resume_hint=resume_hint, world=world)
+    if world.rank:  # each process its own random stream (dropout, augmentation); rank 0 keeps the seed's own
+        torch.manual_seed(cfg.seed + world.rank)
+    with distributed.peer_guard(world, "starting training"):
+        trainer = make_trainer(cfg, model, task, len(train_loader), device,
+                               [*builtin, *(callbacks or []), checkpointer], world)
     if checkpoint is not None:
         _restore(trainer, checkpoint, cfg, len(train_loader), console, quiet)
     if not quiet:
+        processes = f", {world.size} processes x {cfg.batch_size // world.size} examples per step" \
+            if world.active else ""
         console.print(f"[bold]striate train[/] {cfg.model} on {cfg.data} ({task.name}): {len(splits.train):,} "
                       f"training / {len(splits.val) if splits.val else 0:,} validation / {len(splits.test):,} test "
-                      f"examples, {count_parameters(model):,} parameters, {device}")
+                      f"examples, {count_parameters(model):,} parameters, {device}{processes}")
+    hint = f"The last checkpoint is in {run_dir / 'checkpoints'}; continue with `{resume_hint}`, or launch with " \
+           "--max-restarts K to restart by itself."
     try:
-        history = trainer.fit(train_loader, val_loader)
+        with distributed.peer_guard(world, "training", hint):
+            history = trainer.fit(train_loader, val_loader)
     finally:
         checkpointer.restore_signals()
     test_loader = loader(splits.test, cfg.eval_batch_size)
-    return _finish(cfg, run_dir, trainer, history, test_loader, splits, architecture, started, console, quiet)
+    with distributed.peer_guard(world, "evaluating on the test split", hint):
+        test_metrics, state = trainer.evaluate(test_loader, return_state=True)
+    if not world.is_main:
+        return None
+    run = _finish(cfg, run_dir, trainer, history, (test_metrics, state), splits, architecture, started, console,
+                  quiet)
+    distributed.handoff(exit_code=0)
+    return run
 
 
-RESUMABLE = ("epochs", "checkpoint_every", "device")
+def _launch(cfg: RunConfig, resume: str | Path | None, overrides: dict[str, Any],
+            callbacks: list[Callback] | None, quiet: bool) -> Run:
+    """Run this job in `cfg.nproc` processes through torchrun's launcher and load the run they wrote."""
+    import tempfile
+
+    if callbacks:
+        raise ConfigError(f"Invalid `callbacks` with nproc {cfg.nproc}: callbacks cannot travel to launched "
+                          "processes; start your script under torchrun instead (torchrun --nproc-per-node "
+                          f"{cfg.nproc} script.py) and pass them there.")
+    _check_batch_split(cfg.batch_size, cfg.nproc)
+    with tempfile.TemporaryDirectory(prefix="striate-config-") as tmp:
+        if resume is not None:
+            args = ["--resume", str(resume)]
+            for key, value in overrides.items():
+                if value is not None:
+                    args += [f"--{key.replace('_', '-')}", str(value)]
+        else:
+            path = Path(tmp) / "config.yaml"
+            atomic_write_yaml(path, cfg.to_dict())
+            args = ["--config", str(path)]
+        record = distributed.launch(cfg.nproc, cfg.max_restarts, [*args, *(["--quiet"] if quiet else [])],
+                                    cfg.dist_timeout)
+    return Run(record["run_dir"], resolve_device(cfg.device))
+
+
+def _fit_to_world(cfg: RunConfig, world: distributed.World, console: Console, quiet: bool) -> RunConfig:
+    """The config as this process group trains it: `nproc` is the number of processes torchrun started, and the
+    global batch must split evenly over them."""
+    if not world.active:
+        if cfg.sync_batchnorm and not quiet:
+            console.print("[yellow]note:[/] --sync-batchnorm has no effect in one process (its batch is the global "
+                          "batch already).")
+        return cfg
+    _check_batch_split(cfg.batch_size, world.size)
+    if cfg.nproc not in (1, world.size) and not quiet:
+        console.print(f"[yellow]note:[/] the config asks for nproc {cfg.nproc}, torchrun started {world.size} "
+                      f"processes: training with {world.size}.")
+    return cfg.model_copy(update={"nproc": world.size})
+
+
+def _check_batch_split(batch_size: int, processes: int) -> None:
+    if batch_size % processes:
+        raise ConfigError(f"Invalid `batch_size` {batch_size} for {processes} processes: the global batch must "
+                          f"split evenly over them; use a multiple of {processes}, e.g. --batch-size "
+                          f"{max(processes, batch_size // processes * processes)}.")
+
+
+def _run_folder(cfg: RunConfig, world: distributed.World, run_dir: Path | None,
+                checkpoint: Path | None) -> tuple[Path, Path | None]:
+    """Rank 0 creates the run folder (or, after torchrun restarted the job, finds the one its first attempt made and
+    that attempt's last checkpoint); every process learns where it is."""
+    from striate.train.checkpoint import latest_checkpoint
+
+    plan = None
+    if world.is_main:
+        if run_dir is None:
+            run_dir = distributed.find_restarted_run(cfg.out, world)
+            checkpoint = latest_checkpoint(run_dir) if run_dir is not None else None
+        tag = distributed.launch_tag(world)
+        if run_dir is None:
+            run_dir = new_run_dir(cfg.out, cfg.name or f"{Path(cfg.model).stem}-{cfg.data.split(':')[0].split('?')[0]}",
+                                  tag)
+        else:
+            mark_incomplete(run_dir, tag)
+        distributed.handoff(run_dir=str(run_dir), exit_code=None, error=None)  # a restarted attempt starts afresh
+        plan = json.dumps({"run_dir": str(run_dir), "checkpoint": str(checkpoint) if checkpoint else None})
+    if not world.active:
+        return run_dir, checkpoint
+    with distributed.peer_guard(world, "agreeing on the run folder"):
+        agreed = json.loads(distributed.broadcast_text(world, plan))
+    return Path(agreed["run_dir"]), Path(agreed["checkpoint"]) if agreed["checkpoint"] else None
+
+
+def _config_comment(cfg: RunConfig, world: distributed.World) -> str:
+    per_process = f"{world.size} processes x {cfg.batch_size // world.size}" if world.active else "one process"
+    scaling = f"lr_scaling {cfg.lr_scaling}: {cfg.lr:g} x the rule for {cfg.batch_size} / {cfg.lr_base_batch}" \
+        if cfg.lr_scaling != "none" else "lr_scaling none: lr as given"
+    return (f"batch_size {cfg.batch_size} is the global batch per step ({per_process});\n"
+            f"peak learning rate {cfg.effective_lr:.6g} ({scaling}).")
+
+
+RESUMABLE = ("epochs", "checkpoint_every", "device", "nproc", "max_restarts", "dist_timeout")
 """The options `--resume` may change: everything else must match what the checkpoint was trained with."""
 
 
@@ -239,11 +364,12 @@ def _check_data_options(cfg: RunConfig, splits: Splits, console: Console, quiet:
                       "with `--augment hflip`; without it accuracy usually drops.")
 
 
-def _finish(cfg: RunConfig, run_dir: Path, trainer: Trainer, history: list[dict[str, float]], test_loader: BatchLoader,
-            splits: Splits, architecture: dict[str, Any], started: float, console: Console, quiet: bool) -> Run:
-    """Evaluate on the test part, then write the weights, model.json, results.json and the pictures."""
+def _finish(cfg: RunConfig, run_dir: Path, trainer: Trainer, history: list[dict[str, float]],
+            test: tuple[dict[str, float], dict[str, Any]], splits: Splits, architecture: dict[str, Any], started: float,
+            console: Console, quiet: bool) -> Run:
+    """Write the weights, model.json, results.json (with the test metrics and state `test`) and the pictures."""
     task, model = trainer.task, trainer.model
-    test_metrics, state = trainer.evaluate(test_loader, return_state=True)
+    test_metrics, state = test
     save_model(run_dir, model, architecture, {**splits.train.describe(), "tta": cfg.tta, "task": task.describe()})
     if "vocabulary" in splits.train.meta:
         splits.train.meta["vocabulary"].save(run_dir / "vocab.json")
@@ -251,7 +377,9 @@ def _finish(cfg: RunConfig, run_dir: Path, trainer: Trainer, history: list[dict[
                "epochs_completed": trainer.epoch, "stop_reason": trainer.stop_reason or "completed all epochs",
                "weights_from_epoch": trainer.restored_epoch or trainer.epoch,
                "parameters": count_parameters(model), "wall_seconds": time.perf_counter() - started,
-               "device": str(trainer.device), "train_examples": len(splits.train), "test_examples": len(splits.test),
+               "device": str(trainer.device), "processes": trainer.world.size,
+               "per_process_batch": cfg.batch_size // trainer.world.size, "effective_lr": cfg.effective_lr,
+               "train_examples": len(splits.train), "test_examples": len(splits.test),
                "test_details": task.details(state)}
     atomic_write_json(run_dir / "results.json", results)
     plot_curves(history, run_dir / "curves.png", metric=task.monitor)
@@ -264,7 +392,7 @@ def _finish(cfg: RunConfig, run_dir: Path, trainer: Trainer, history: list[dict[
 
 
 def make_trainer(cfg: RunConfig, model: nn.Module, task: Task, steps_per_epoch: int, device: torch.device,
-                 callbacks: list[Callback]) -> Trainer:
+                 callbacks: list[Callback], world: distributed.World = distributed.SINGLE) -> Trainer:
     """The Trainer for a resolved config: optimizer, schedule, penalties, constraints, seeded batch order."""
     optimizer = make_optimizer(cfg, model)
     scheduler = make_scheduler(cfg, optimizer, steps_per_epoch * cfg.epochs)
@@ -272,7 +400,7 @@ def make_trainer(cfg: RunConfig, model: nn.Module, task: Task, steps_per_epoch: 
     constraints = [MaxNorm(cfg.max_norm)] if cfg.max_norm else []
     return Trainer(model, task, optimizer, scheduler, epochs=cfg.epochs, callbacks=callbacks, penalties=penalties,
                    constraints=constraints, generator=torch.Generator().manual_seed(cfg.seed), device=device,
-                   tta=cfg.tta, clip_grad_norm=cfg.clip_grad_norm)
+                   tta=cfg.tta, clip_grad_norm=cfg.clip_grad_norm, world=world)
 
 
 def _as_config(config: RunConfig | str | Path | None, overrides: dict[str, Any]) -> RunConfig:
@@ -357,17 +485,18 @@ def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     """AdamW or SGD with decoupled weight decay on weights only (not biases or normalisation parameters)."""
     groups = param_groups_for_weight_decay(model, cfg.weight_decay)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
+        return torch.optim.SGD(groups, lr=cfg.effective_lr, momentum=cfg.momentum,
+                               nesterov=cfg.nesterov and cfg.momentum > 0)
     # Fused AdamW (one kernel for all parameters): measured 1.07-1.08x more LeNet-5 training images/s than torch's
     # CPU default, the per-parameter for-loop (foreach gained nothing); CUDA has it too.
     fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in model.parameters())
-    return torch.optim.AdamW(groups, lr=cfg.lr, fused=fused or None)
+    return torch.optim.AdamW(groups, lr=cfg.effective_lr, fused=fused or None)
 
 
 def make_scheduler(cfg: RunConfig, optimizer: torch.optim.Optimizer, total_steps: int):
     """One-cycle (Smith & Topin 2019), linear warm-up then cosine decay, or constant; stepped every batch."""
     if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total_steps,
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.effective_lr, total_steps=total_steps,
                                                    pct_start=max(cfg.warmup, 1e-3))
     if cfg.schedule == "cosine":
         warmup = int(cfg.warmup * total_steps)

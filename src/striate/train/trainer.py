@@ -18,6 +18,7 @@ from striate.errors import TrainingError
 from striate.models._base import apply_model_constraints, model_loss
 from striate.tasks import Task
 from striate.train.callbacks import Callback
+from striate.train.distributed import SINGLE, World, agree, gather_same_shape, reduce_state
 from striate.tta import tta_logits
 
 
@@ -37,6 +38,10 @@ class Trainer:
         precision: "fp32", or "bf16" for bfloat16 autocast of the forward pass.
         tta: test-time augmentation used by `evaluate` ("none" or "hflip", see `striate.tta`).
         clip_grad_norm: clip the gradients' global norm to this before each optimizer step (None: no clipping).
+        world: the training processes this one belongs to (`striate.train.distributed`). With more than one, the
+            forward pass runs through `DistributedDataParallel`, the loaders give this process's shard, metrics are
+            summed over the processes, and `state_dict` (a collective: every process calls it) holds every
+            process's RNG state. `self.model` stays the plain module, for state, penalties and hooks.
 
     `state_dict()` holds everything to continue exactly where training stands, the position inside an epoch
     included: a trainer loaded from a mid-epoch state and `fit` again ends with the same weights, bit for bit on a
@@ -48,8 +53,15 @@ class Trainer:
                  callbacks: Sequence[Callback] = (), penalties: Iterable[Callable[[nn.Module], torch.Tensor]] = (),
                  constraints: Iterable[Callable[[nn.Module], Any]] = (), generator: torch.Generator | None = None,
                  device: str | torch.device = "cpu", precision: str = "fp32", tta: str = "none",
-                 clip_grad_norm: float | None = None):
+                 clip_grad_norm: float | None = None, world: World = SINGLE):
         self.model, self.task, self.optimizer, self.scheduler = model, task, optimizer, scheduler
+        self.world = world
+        self.forward_model = model  # what the training step calls: the model, or its data-parallel wrapper
+        if world.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            device_ids = [torch.device(device).index] if torch.device(device).type == "cuda" else None
+            self.forward_model = DistributedDataParallel(model, device_ids=device_ids)
         self.epochs = epochs
         self.callbacks = list(callbacks)
         self.penalties, self.constraints = list(penalties), list(constraints)
@@ -112,12 +124,15 @@ class Trainer:
             self.task.update(self._running, output, y, loss)
             self._call("on_batch_end")
         self._in_epoch = False
-        return self.task.compute(self._running)
+        return self.task.compute(reduce_state(self.world, self._running))
 
     def check_finite(self) -> None:
         """Refuse to go on (or to save, or to report) once a training loss was NaN or infinite: the weights are lost
         by then. Synchronises with the device."""
         bad = int(self._first_bad_step)
+        if self.world.active:  # every process stops at the same point, at the first bad step of any of them
+            first = agree(self.world, bad if bad >= 0 else math.inf, "min")
+            bad = int(first) if math.isfinite(first) else -1
         if bad < 0:
             return
         lr = self.optimizer.param_groups[0]["lr"]
@@ -136,7 +151,7 @@ class Trainer:
         not an epoch over a dataset) keeps the trainer's state, callbacks and checkpoints.
         """
         with self._autocast():
-            output = self.model(x)
+            output = self.forward_model(x)
             loss = self.loss(output, y)
         objective = loss + sum(penalty(self.model) for penalty in self.penalties) if self.penalties else loss
         self.optimizer.zero_grad(set_to_none=True)
@@ -150,7 +165,7 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step()
         self.step += 1
-        self.last_batch_size = y.shape[0]
+        self.last_batch_size = y.shape[0] * self.world.size  # the global batch
         self._track_finite(loss)
         return output, loss
 
@@ -170,7 +185,8 @@ class Trainer:
 
     def evaluate(self, loader: BatchLoader, *, return_state: bool = False):
         """Metrics of the model on `loader` (no gradient); with `return_state` also the raw task state."""
-        metrics, state = evaluate_model(self.model, self.task, loader, tta=self.tta, autocast=self._autocast)
+        metrics, state = evaluate_model(self.model, self.task, loader, tta=self.tta, autocast=self._autocast,
+                                        world=self.world)
         return (metrics, state) if return_state else metrics
 
     def running_metrics(self) -> dict[str, float]:
@@ -190,7 +206,17 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly where training stands: weights, optimizer, schedule, callbacks,
-        counters and every random number generator."""
+        counters and every random number generator. With several processes, a collective: the running metrics are
+        summed over them and each one's torch RNG state is gathered."""
+        rng = {"generator": self.generator.get_state(), "torch": torch.get_rng_state(),
+               # one process per device under data parallelism: its own device's state is in "ranks"
+               "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() and not self.world.active else [],
+               "python": random.getstate(), "numpy": np.random.get_state()}
+        if self.world.active:
+            cuda = self.device.type == "cuda"
+            rng["ranks"] = {"torch": gather_same_shape(self.world, torch.get_rng_state()),
+                            "cuda": gather_same_shape(self.world, torch.cuda.get_rng_state(self.device)) if cuda
+                            else []}
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -199,11 +225,10 @@ class Trainer:
             "counters": {"epoch": self.epoch, "step": self.step, "epochs": self.epochs, "should_stop": self.should_stop,
                          "stop_reason": self.stop_reason, "restored_epoch": self.restored_epoch},
             "position": {"batch_in_epoch": self.batch_in_epoch if self._in_epoch else 0,
-                         "epoch_order_state": self._epoch_order_state, "running": self._running},
+                         "epoch_order_state": self._epoch_order_state,
+                         "running": reduce_state(self.world, self._running)},
             "history": list(self.history),
-            "rng": {"generator": self.generator.get_state(), "torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                    "python": random.getstate(), "numpy": np.random.get_state()},
+            "rng": rng,
         }
 
     def _callback_keys(self) -> list[tuple[str, Callback]]:
@@ -233,15 +258,23 @@ class Trainer:
         position = state["position"]
         self._resume_batch = position["batch_in_epoch"]
         self._epoch_order_state = position["epoch_order_state"]
-        self._running = {key: _to(value, self.device) for key, value in position["running"].items()}
+        if self.world.is_main:  # the saved running metrics are every process's sum: one process carries them on
+            self._running = {key: _to(value, self.device) for key, value in position["running"].items()}
+        else:
+            self._running = self.task.new_state(self.device)
         self.history = list(state["history"])
         rng = state["rng"]
         self.generator.set_state(rng["generator"])
         torch.set_rng_state(rng["torch"])
-        if rng["cuda"]:
+        if rng["cuda"] and not self.world.active:
             torch.cuda.set_rng_state_all(rng["cuda"])
         random.setstate(rng["python"])
         np.random.set_state(rng["numpy"])
+        ranks = rng.get("ranks")
+        if self.world.active and ranks and len(ranks["torch"]) == self.world.size:
+            torch.set_rng_state(ranks["torch"][self.world.rank])
+            if ranks["cuda"] and self.device.type == "cuda":
+                torch.cuda.set_rng_state(ranks["cuda"][self.world.rank], self.device)
 
 
 def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
@@ -267,11 +300,13 @@ def _to(value: Any, device: torch.device) -> Any:
 
 @torch.inference_mode()
 def evaluate_model(model: nn.Module, task: Task, loader: BatchLoader, *, tta: str = "none",
-                   autocast: Callable[[], Any] = nullcontext) -> tuple[dict[str, float], dict[str, Any]]:
+                   autocast: Callable[[], Any] = nullcontext, world: World = SINGLE
+                   ) -> tuple[dict[str, float], dict[str, Any]]:
     """The one evaluation loop: training-time validation, the test split, `striate evaluate` and `Run.evaluate`.
 
     The loss is the one training minimises (the model's own where it brings one), so every caller reports the same
-    numbers for the same run. Returns the task's metrics and its raw state (for details and plots).
+    numbers for the same run. Returns the task's metrics and its raw state (for details and plots). With several
+    processes each evaluates its shard of `loader` and the states are summed, so all of them get the same numbers.
     """
     model.eval()
     state = task.new_state(loader.device)
@@ -281,4 +316,5 @@ def evaluate_model(model: nn.Module, task: Task, loader: BatchLoader, *, tta: st
             own = model_loss(model, output, y)
             loss = own if own is not None else task.loss(output, y)
         task.update(state, output.float(), y, loss.float())
+    state = reduce_state(world, state)
     return task.compute(state), state
