@@ -5,6 +5,7 @@
     >>> striate.load(run.path).predict(["shoe.png"])  # doctest: +SKIP
 """
 
+from striate import explain
 from striate.config import RunConfig
 from striate.errors import ConfigError, DataError, OutputError, RunFolderError, ShapeError, StriateError, TrainingError
 from striate.runs import Run, load
@@ -12,4 +13,4 @@ from striate.train.job import train
 
 __version__ = "0.1.0"
 __all__ = ["ConfigError", "DataError", "OutputError", "Run", "RunConfig", "RunFolderError", "ShapeError",
-           "StriateError", "TrainingError", "load", "train"]
+           "StriateError", "TrainingError", "explain", "load", "train"]

@@ -167,6 +167,60 @@ def predict(
         typer.echo(f"{prediction['source']}: {loaded.task.describe_prediction(prediction)}")
 
 
+@app.command()
+def explain(
+    run: Path = typer.Argument(..., help="run folder written by `striate train`"),
+    inputs: list[str] | None = typer.Argument(None, help="inputs as `striate predict` takes them (none for "
+                                                         "--method visualize)"),
+    method: str = typer.Option("gradcam", "--method", "-m", help="gradcam, guided_gradcam, saliency, "
+                                                                 "integrated_gradients, occlusion or visualize"),
+    target: str | None = typer.Option(None, "--target", help="class name or index to explain [the predicted class]"),
+    layer: str | None = typer.Option(None, "--layer", help="layer name as `striate summary RUN` lists it, for "
+                                                           "gradcam, guided_gradcam, visualize [the last convolution]"),
+    channel: int = typer.Option(0, "--channel", help="visualize: the channel of --layer to maximise"),
+    window: int | None = typer.Option(None, "--window", min=1, help="occlusion: window size in positions "
+                                                                    "[a seventh of the shortest side; 1 token]"),
+    stride: int | None = typer.Option(None, "--stride", min=1, help="occlusion: step in positions [half the window]"),
+    steps: int = typer.Option(50, "--steps", min=1, help="integrated gradients: interpolation steps "
+                                                         "(visualize: gradient-ascent steps, default 256)"),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="inputs per attribution call"),
+    out: Path | None = typer.Option(None, "--out", help="folder for the PNGs [RUN/explanations]"),
+) -> None:
+    """Why the model predicted what it did: a PNG per input with the map overlaid and the top-3 classes.
+
+    `--method visualize --layer L --channel C` instead synthesises the input that maximises channel C of layer L
+    (Yosinski et al. 2015) beside the test inputs that activate it most.
+    """
+    from striate.explain import check_method, explain, save_explanations, save_visualization, visualize
+    from striate.runs import load
+
+    with user_errors():
+        loaded = load(run)
+        folder = out or loaded.path / "explanations"
+        if check_method(method) == "visualize":
+            found = visualize(loaded, layer, channel, **({} if steps == 50 else {"steps": steps}))
+            typer.echo(f"{save_visualization(loaded, found, folder)}: layer {found.layer}, channel {channel}, "
+                       f"activation {found.activation:.4g} (start {found.start:.4g})")
+            return
+        if not inputs:
+            raise _no_inputs(method)
+        explained = explain(loaded, _cli_inputs(inputs, loaded.input_kind), method, target, layer=layer,
+                            window=window, stride=stride, steps=steps, batch_size=batch_size)
+        paths = save_explanations(loaded, explained, folder)
+    for index, path in enumerate(paths):
+        for note in explained.notes[index]:
+            typer.echo(f"note: {explained.sources[index]}: {note} to match the model's input", err=True)
+        row = loaded.task.format_prediction(explained.outputs[index], 3)
+        typer.echo(f"{path}: {loaded.task.describe_prediction(row)}")
+
+
+def _no_inputs(method: str) -> StriateError:
+    from striate.errors import ConfigError
+
+    return ConfigError(f"No inputs to explain: expected image files, sentences or series files after the run folder "
+                       f"for --method {method} (only --method visualize takes none).")
+
+
 def _cli_inputs(inputs: list[str], kind: str):
     """Command-line arguments as `Run.predict` takes them: paths for images, text for text runs, arrays for series."""
     if kind == "tokens":

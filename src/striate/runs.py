@@ -175,7 +175,10 @@ class Run:
         """The preprocessing module training used, on the run's device."""
         from striate.data.preprocess import Preprocess
 
-        return Preprocess.from_description(self.info).to(self.device)
+        # Its statistics must be normal tensors even when first built inside `outputs`' inference mode: inference
+        # tensors cannot be saved for backward, and `explain` differentiates through this module.
+        with torch.inference_mode(False):
+            return Preprocess.from_description(self.info).to(self.device)
 
     @cached_property
     def vocabulary(self):
@@ -232,6 +235,25 @@ class Run:
         from striate.evaluate import evaluate_run
 
         return evaluate_run(self, data, batch_size)
+
+    def explain(self, x, method: str = "gradcam", target=None, **options) -> torch.Tensor:
+        """Attribution maps for inputs `x` (anything `predict` takes), through the run's preprocessing.
+
+        Returns `(N, *input_shape)`, Grad-CAM `(N, 1, *spatial)` upsampled to the input, or `(N, L)` per token for
+        text. `target` is a class name or index, or one per input (default: the predicted class); `options` are
+        those of `striate.explain.explain` (`layer`, `window`, `stride`, `steps`, `batch_size`,
+        `internal_batch_size`).
+        """
+        from striate.explain import explain
+
+        return explain(self, x, method, target, **options).attributions
+
+    def visualize(self, layer: str | None = None, channel: int = 0, **options):
+        """The input that maximises channel `channel` of `layer`, and the test inputs that activate it most
+        (`striate.explain.visualize`)."""
+        from striate.explain import visualize
+
+        return visualize(self, layer, channel, **options)
 
 
 def check_model_info(info: dict[str, Any], path: Path) -> None:
