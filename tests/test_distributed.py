@@ -121,6 +121,47 @@ def test_sync_batchnorm_over_two_processes_equals_batch_norm_over_the_global_bat
         assert torch.allclose(part["running_var"], layer.running_var, atol=1e-12)
 
 
+SHARED_MEMORY_WORKER = """
+    import os, torch, torch.distributed as dist
+    from safetensors.torch import save_file
+    from striate.train.distributed import start, wrap_model
+    world, device = start(torch.device("cpu"), 60)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.Flatten(), torch.nn.Linear(64, 3)).double()
+    x, y = torch.randn(4, 8, 2, 6, 6, dtype=torch.float64), torch.randint(0, 3, (4, 8))
+    ddp = wrap_model(model, world, device, bucket_cap_mb=1e-4)  # after the first step, one bucket per parameter
+    grads = {}
+    for step in range(4):  # buckets used again and again: both alternating buffers are used and reused
+        model.zero_grad()
+        part = slice(world.rank * 4, world.rank * 4 + 4)
+        torch.nn.functional.cross_entropy(ddp(x[step, part]), y[step, part]).backward()
+        grads.update({f"{step}.{name}": p.grad.clone() for name, p in model.named_parameters()})
+    save_file(grads, os.environ["RESULT"] + f"{world.rank}.safetensors")
+    dist.destroy_process_group()
+"""
+
+
+def test_gradients_averaged_through_shared_memory_equal_the_global_batch_gradient(tmp_path):
+    port = str(free_port())
+    env = {**ENV, "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port,
+           "RESULT": str(tmp_path / "rank")}
+    workers = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(SHARED_MEMORY_WORKER)], stderr=subprocess.PIPE,
+                                env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)}) for rank in (0, 1)]
+    for worker in workers:
+        assert worker.wait(timeout=120) == 0, worker.stderr.read().decode()
+    parts = [load_file(tmp_path / f"rank{rank}.safetensors") for rank in (0, 1)]
+    torch.manual_seed(0)  # the whole batch of 8 in one process
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.Flatten(), torch.nn.Linear(64, 3)).double()
+    x, y = torch.randn(4, 8, 2, 6, 6, dtype=torch.float64), torch.randint(0, 3, (4, 8))
+    for step in range(4):
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(x[step]), y[step]).backward()
+        for name, parameter in model.named_parameters():
+            for part in parts:  # the gradient is the same on both processes and is the global batch's
+                assert torch.allclose(part[f"{step}.{name}"], parameter.grad, atol=1e-12)
+    assert not list(Path("/dev/shm").glob("striate-grad-*"))  # the shared buffers leave nothing behind
+
+
 # --- shards -----------------------------------------------------------------------------------------------------------
 
 

@@ -196,8 +196,9 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
 class Checkpointer(Callback):
     """Callback: a checkpoint after every epoch and every `every_steps` steps; a clean stop on Ctrl-C or SIGTERM.
 
-    On the first SIGINT or SIGTERM the current step finishes, a checkpoint is written and `Interrupted` is raised
-    with the command that resumes; a second signal, a few seconds later, stops at once (the last checkpoint stays).
+    On the first SIGINT or SIGTERM the current step (with several processes, at most `AGREE_EVERY` steps) finishes, a
+    checkpoint is written and `Interrupted` is raised with the command that resumes; a second signal, a few seconds
+    later, stops at once (the last checkpoint stays).
     A loss that is not finite is never saved: the trainer's divergence check runs before every write.
 
     With several training processes every one of them has a Checkpointer: the state is gathered from all (a
@@ -213,6 +214,9 @@ class Checkpointer(Callback):
         world: the training processes (`striate.train.distributed`); rank 0 writes.
     """
 
+    AGREE_EVERY = 10
+    """With several processes, steps between two agreements on a signal (each is a round trip between them)."""
+
     REPEAT_SECONDS = 2.0
     """A second signal within this long of the first is the same request (a launcher passing it on), not an
     insistence on stopping at once."""
@@ -223,6 +227,7 @@ class Checkpointer(Callback):
 
         self.run_dir, self.every_steps, self.keep = Path(run_dir), every_steps, keep
         self.world = world or SINGLE
+        self.agree_every = self.AGREE_EVERY if self.world.active else 1
         self._requested_at = 0.0
         self.resume_hint = resume_hint or f"striate train --resume {run_dir}"
         self.requested: int | None = None
@@ -250,7 +255,7 @@ class Checkpointer(Callback):
         self.requested, self._requested_at = number, time.monotonic()
 
     def on_batch_end(self, trainer) -> None:
-        number = self._agreed_signal()
+        number = self._agreed_signal() if trainer.step % self.agree_every == 0 else 0
         if number:
             self.save(trainer)
             self._stop(trainer, number)
@@ -268,8 +273,9 @@ class Checkpointer(Callback):
 
     def _agreed_signal(self) -> int:
         """The signal to stop for (0: none), the same on every process: a signal any of them received (one tiny
-        all-reduce per step). The handler's flag is read once and never written here, so a signal that lands while
-        the processes agree is neither lost nor acted on by one process alone: it counts at the next step."""
+        all-reduce every `AGREE_EVERY` steps and at every epoch's end). The handler's flag is read once and never
+        written here, so a signal that lands while the processes agree is neither lost nor acted on by one process
+        alone: it counts at the next agreement."""
         number = self.requested or 0
         if self.world.active:
             from striate.train.distributed import agree

@@ -268,6 +268,84 @@ _DTYPES = [torch.float32, torch.float64, torch.int64, torch.int32, torch.bool, t
            torch.uint8]
 
 
+# --- gradients through shared memory ----------------------------------------------------------------------------------
+
+
+class SharedMemoryAllReduce:
+    """A `DistributedDataParallel` communication hook that averages gradients through shared memory, for CPU
+    processes that all run on one machine.
+
+    Hand-written because the CPU build of torch has one backend, gloo, and gloo sends every gradient through TCP on
+    the loopback device. Here each process copies its gradient bucket into its own slot of a shared buffer, one gloo
+    barrier (a few bytes) says every slot is written, and each process sums the slots itself. Measured with
+    `benchmarks/ddp_step.py` on 2 cores: a LeNet-5 step of 2 processes 7.69 ms with gloo, 6.90 ms with this hook;
+    on the larger speedrun networks the two are within 2% (the wait for the slower process dominates there).
+    Two buffers per bucket alternate, so a slot is never rewritten before every process has read it: between two uses
+    of the same buffer lies the other buffer's barrier, which a process reaches only after reading.
+
+    The buffers are files in /dev/shm (the temporary folder where it is missing), created by rank 0, mapped by all,
+    and unlinked once mapped, so nothing is left behind when a process dies. DDP calls the hook for the same buckets
+    in the same order in every process, which is what keeps the buffers and their alternation in step.
+    """
+
+    def __init__(self, world: World):
+        self.world = world
+        self.token = broadcast_text(world, f"{os.getpid()}-{os.urandom(4).hex()}" if world.is_main else None)
+        self.buffers: dict[tuple, torch.Tensor] = {}
+        self.parity: dict[tuple, int] = {}
+
+    def average(self, bucket: dist.GradBucket) -> torch.futures.Future[torch.Tensor]:
+        grad = bucket.buffer()
+        key = (bucket.index(), grad.numel(), grad.dtype)
+        if key not in self.buffers:
+            self.buffers[key], self.parity[key] = self._map(key, grad), 0
+        slots = self.buffers[key][self.parity[key]]  # (processes, numel)
+        self.parity[key] ^= 1
+        slots[self.world.rank].copy_(grad)
+        dist.barrier()  # every slot is written
+        torch.sum(slots, dim=0, out=grad)
+        grad.div_(self.world.size)
+        future: torch.futures.Future[torch.Tensor] = torch.futures.Future()
+        future.set_result(grad)
+        return future
+
+    def _map(self, key: tuple, grad: torch.Tensor) -> torch.Tensor:
+        """Two (processes, numel) buffers in one shared file, mapped by every process (a collective)."""
+        folder = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+        path = folder / f"striate-grad-{self.token}-{key[0]}-{key[1]}"
+        count = 2 * self.world.size * grad.numel()
+        if self.world.is_main:
+            with open(path, "wb") as handle:
+                handle.truncate(count * grad.element_size())
+        dist.barrier()
+        shared = torch.from_file(str(path), shared=True, size=count, dtype=grad.dtype)
+        dist.barrier()
+        if self.world.is_main:
+            path.unlink()
+        return shared.view(2, self.world.size, grad.numel())
+
+
+def _shared_memory_hook(state, bucket):
+    return state.average(bucket)
+
+
+# DDP checks the hook's annotations against the real classes; this module's annotations are strings (PEP 563).
+_shared_memory_hook.__annotations__ = {"bucket": dist.GradBucket, "return": torch.futures.Future[torch.Tensor]}
+
+
+def wrap_model(model: nn.Module, world: World, device: torch.device, **options: Any) -> nn.Module:
+    """`model` in `DistributedDataParallel` (with its keyword `options`); on CPU processes that share one machine,
+    with gradients averaged through shared memory instead of the loopback network."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if device.type == "cuda":
+        return DistributedDataParallel(model, device_ids=[device.index], **options)
+    wrapped = DistributedDataParallel(model, **options)
+    if world.local_size == world.size:
+        wrapped.register_comm_hook(SharedMemoryAllReduce(world), _shared_memory_hook)
+    return wrapped
+
+
 # --- synchronised batch norm -----------------------------------------------------------------------------------------
 
 

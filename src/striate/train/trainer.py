@@ -18,7 +18,7 @@ from striate.errors import TrainingError
 from striate.models._base import apply_model_constraints, model_loss
 from striate.tasks import Task
 from striate.train.callbacks import Callback
-from striate.train.distributed import SINGLE, World, agree, gather_same_shape, reduce_state
+from striate.train.distributed import SINGLE, World, agree, gather_same_shape, reduce_state, wrap_model
 from striate.tta import tta_logits
 
 
@@ -58,10 +58,7 @@ class Trainer:
         self.world = world
         self.forward_model = model  # what the training step calls: the model, or its data-parallel wrapper
         if world.active:
-            from torch.nn.parallel import DistributedDataParallel
-
-            device_ids = [torch.device(device).index] if torch.device(device).type == "cuda" else None
-            self.forward_model = DistributedDataParallel(model, device_ids=device_ids)
+            self.forward_model = wrap_model(model, world, torch.device(device))
         self.epochs = epochs
         self.callbacks = list(callbacks)
         self.penalties, self.constraints = list(penalties), list(constraints)
@@ -104,6 +101,7 @@ class Trainer:
             metrics.update({f"train_{key}": value for key, value in train_metrics.items()})
             if val is not None:
                 metrics.update({f"val_{key}": value for key, value in self.evaluate(val).items()})
+            metrics["time"] = time.time()  # when the epoch and its validation ended (Unix seconds), for timelines
             self.epoch += 1
             self.history.append(metrics)
             self._call("on_epoch_end", metrics)
