@@ -2,9 +2,9 @@
 
 Each contender is one `striate train --config configs/speedrun-TT.yaml` process, started fresh, with the Fashion-MNIST
 test split given as `--val-data` (written once to an NPZ), so every epoch ends with the test accuracy and a wall-clock
-stamp (`time` in metrics.jsonl). "1 process" runs with every core as torch threads (what a user gets by default);
-"N processes" is `--nproc N`, one thread each on a 2-core machine (the launcher divides the cores). The clock starts
-just before the process is spawned: interpreter start, imports, data loading, the launcher's rendezvous and every
+stamp (`end_unix_seconds` in metrics.jsonl). "1 process" runs with every core as torch threads (what a user gets by
+default); "N processes" is `--nproc N`, one thread each on a 2-core machine (the launcher divides the cores). The clock
+starts just before the process is spawned: interpreter start, imports, data loading, the launcher's rendezvous and every
 epoch's test evaluation count for both. Contenders alternate A B A B; cells are medians over the rounds.
 
 Also reported, from the same runs: training samples/s (median over epochs after the first), and the checkpoint
@@ -60,7 +60,7 @@ def train(target: int, nproc: int, val: Path, out: Path, args: argparse.Namespac
     run = Path(done.stdout.strip().splitlines()[-1])
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     return {"run": str(run), "process_seconds": time.time() - spawned,
-            "epochs": [{"seconds": row["time"] - spawned, "test_accuracy": row["val_accuracy"],
+            "epochs": [{"seconds": row["end_unix_seconds"] - spawned, "test_accuracy": row["val_accuracy"],
                         "samples_per_second": row["train_samples_per_second"], "epoch_seconds": row["epoch_seconds"]}
                        for row in rows]}
 

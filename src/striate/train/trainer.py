@@ -101,7 +101,7 @@ class Trainer:
             metrics.update({f"train_{key}": value for key, value in train_metrics.items()})
             if val is not None:
                 metrics.update({f"val_{key}": value for key, value in self.evaluate(val).items()})
-            metrics["time"] = time.time()  # when the epoch and its validation ended (Unix seconds), for timelines
+            metrics["end_unix_seconds"] = time.time()  # when the epoch and its validation ended, for timelines
             self.epoch += 1
             self.history.append(metrics)
             self._call("on_epoch_end", metrics)
