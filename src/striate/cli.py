@@ -181,8 +181,8 @@ def explain(
     window: int | None = typer.Option(None, "--window", min=1, help="occlusion: window size in positions "
                                                                     "[a seventh of the shortest side; 1 token]"),
     stride: int | None = typer.Option(None, "--stride", min=1, help="occlusion: step in positions [half the window]"),
-    steps: int = typer.Option(50, "--steps", min=1, help="integrated gradients: interpolation steps "
-                                                         "(visualize: gradient-ascent steps, default 256)"),
+    steps: int | None = typer.Option(None, "--steps", min=1, help="integrated gradients' interpolation steps "
+                                                                "[50]; visualize's gradient-ascent steps [256]"),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="inputs per attribution call"),
     out: Path | None = typer.Option(None, "--out", help="folder for the PNGs [RUN/explanations]"),
 ) -> None:
@@ -198,14 +198,14 @@ def explain(
         loaded = load(run)
         folder = out or loaded.path / "explanations"
         if check_method(method) == "visualize":
-            found = visualize(loaded, layer, channel, **({} if steps == 50 else {"steps": steps}))
+            found = visualize(loaded, layer, channel, **({"steps": steps} if steps else {}))
             typer.echo(f"{save_visualization(loaded, found, folder)}: layer {found.layer}, channel {channel}, "
                        f"activation {found.activation:.4g} (start {found.start:.4g})")
             return
         if not inputs:
             raise _no_inputs(method)
         explained = explain(loaded, _cli_inputs(inputs, loaded.input_kind), method, target, layer=layer,
-                            window=window, stride=stride, steps=steps, batch_size=batch_size)
+                            window=window, stride=stride, steps=steps or 50, batch_size=batch_size)
         paths = save_explanations(loaded, explained, folder)
     for index, path in enumerate(paths):
         for note in explained.notes[index]:

@@ -7,7 +7,8 @@ window) and bounds memory. Inputs go through captum in chunks of `batch_size`, a
 
 Maps come back on the raw input's grid (`(N, *input_shape)`; Grad-CAM `(N, 1, *spatial)`, upsampled), so they line up
 with the pixels, time steps or slices a user gave. Token ids have no gradient, so text runs are explained at the
-embedding layer's output and summed over its width, one value per token `(N, L)`.
+embedding layer's output and summed over its width, one value per token `(N, L)`. Series normalised one by one are
+integrated in normalised units (a straight path from a raw baseline is one point once normalised).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from __future__ import annotations
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn as nn
 
 from striate.errors import ConfigError, did_you_mean
+from striate.tta import tta_logits
 
 if TYPE_CHECKING:
     from striate.runs import Run
@@ -78,7 +81,8 @@ def explain(run: Run, inputs, method: str = "gradcam", target=None, *, layer: st
     Args:
         method: a key of `METHODS` other than "visualize" (see `visualize`).
         target: the class (name or index) to explain, or one per input; None explains each input's predicted class.
-        layer: Grad-CAM's layer, a module name as `striate summary` lists it; default: the last convolution to run.
+        layer: Grad-CAM's layer, a module name as `striate summary` lists it, or "forward_features" (the default,
+            where the model has one; else the last convolution to run).
         window, stride: occlusion's window and step, in input positions (pixels, time steps, tokens).
         steps: integrated gradients' interpolation steps.
         batch_size: inputs per attribution call; internal_batch_size: the most examples one forward pass sees.
@@ -95,13 +99,13 @@ def explain(run: Run, inputs, method: str = "gradcam", target=None, *, layer: st
     x, sources, notes = load_inputs(inputs, run)
     outputs = run.outputs(x, batch_size=max(batch_size, internal_batch_size))
     targets = _targets(run, outputs, target)
-    layer_name, module = _layer_for(run, x[:1], method, layer)
+    found = _layer_for(run, x[:1], method, layer)
     options = {"window": window, "stride": stride, "steps": steps, "internal_batch_size": internal_batch_size}
     chunks = []
     with _captum_quietly(), _no_inplace(run.model):
         for part, part_targets in zip(torch.split(x, batch_size), torch.split(targets, batch_size), strict=True):
-            chunks.append(_attribute(run, part, part_targets, method, module, options).detach().float().cpu())
-    return Explanation(method, layer_name, x, torch.cat(chunks), targets, outputs, sources, notes)
+            chunks.append(_attribute(run, part, part_targets, method, found, options).detach().float().cpu())
+    return Explanation(method, found and found.name, x, torch.cat(chunks), targets, outputs, sources, notes)
 
 
 def check_method(method: str) -> str:
@@ -196,50 +200,105 @@ def trace_layers(model: nn.Module, x: torch.Tensor) -> LayerTrace:
     return trace
 
 
-def find_layer(run: Run, trace: LayerTrace, layer: str | None, method: str) -> tuple[str, nn.Module]:
-    """The module named `layer` (default: the last convolution to run), checked to run once per forward pass."""
+FEATURES = "forward_features"
+"""The layer name of a model's `forward_features` output: the unpooled, rectified map its head reads."""
+
+
+@dataclass
+class Layer:
+    """A layer to read: its name, the module whose output it is, a forward pass that runs that module once
+    (raw inputs -> outputs, preprocessing included, no test-time augmentation) and its output shape for one input."""
+
+    name: str
+    module: nn.Module
+    forward: nn.Module
+    shape: tuple[int, ...]
+
+
+def find_layer(run: Run, example: torch.Tensor, layer: str | None, method: str) -> Layer:
+    """The layer named `layer`, checked to run once per forward pass and return one tensor; `example` is one raw input.
+
+    Grad-CAM's default is the model's `forward_features` map where it has one (the last convolution's output after
+    its normalisation and activation: what the head reads), else the last convolution to run. Visualisation's default
+    is the last convolution itself: before the activation, a unit has a gradient even where it is negative.
+    """
+    x = run.preprocess(example)
+    trace, features = trace_layers(run.model, x), _features_layer(run, x)
     modules = dict(run.model.named_modules())
     architecture = run.info["architecture"]["name"]
-    if layer is None:
-        if not trace.convolutions:
-            raise ConfigError(f"Method `{method}` does not apply to model `{architecture}`: it reads a convolutional "
-                              "layer's maps and the model has none; use saliency, integrated_gradients or occlusion.")
-        layer = trace.convolutions[-1]
+    if layer is None and not trace.convolutions:
+        raise ConfigError(f"Method `{method}` does not apply to model `{architecture}`: it reads a convolutional "
+                          "layer's maps and the model has none; use saliency, integrated_gradients or occlusion.")
+    if features is not None and (layer == FEATURES or (layer is None and method in LAYER_METHODS)):
+        return features
+    layer = trace.convolutions[-1] if layer is None else layer
     if not layer or layer not in modules:
-        known = trace.convolutions[-4:] or list(trace.shapes)[-4:]
+        known = [FEATURES] * (features is not None) + (trace.convolutions[-4:] or list(trace.shapes)[-4:])
         raise ConfigError(f"Unknown layer `{layer}` in model `{architecture}`: expected a module name such as "
                           f"{', '.join(known)} (`striate summary {run.path}` lists them all)."
-                          f"{did_you_mean(layer, modules)}")
+                          f"{did_you_mean(layer, [*modules, FEATURES])}")
     if trace.calls.get(layer, 0) != 1 or layer not in trace.shapes:
         runs = trace.calls.get(layer, 0)
         raise ConfigError(f"Invalid `layer` {layer} for `{method}`: expected a layer that runs once per forward pass "
                           f"and returns one tensor, found one that runs {runs} times"
                           f"{' or returns several tensors' if runs == 1 else ''}; choose another, such as "
                           f"{', '.join(trace.convolutions[-3:]) or 'a convolution'}.")
-    return layer, modules[layer]
+    return Layer(layer, modules[layer], _plain_pipeline(run), trace.shapes[layer])
 
 
-def _layer_for(run: Run, example: torch.Tensor, method: str, layer: str | None) -> tuple[str | None, nn.Module | None]:
+class _Features(nn.Module):
+    """`model.forward_features` as a module of its own, so that captum can hook the map it returns."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_features(x)
+
+
+class _Split(nn.Module):
+    """Raw inputs -> preprocessing -> `forward_features` -> `forward_head`: the model with its features as a module."""
+
+    def __init__(self, preprocess: nn.Module, model: nn.Module):
+        super().__init__()
+        self.preprocess, self.features = preprocess, _Features(model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features.model.forward_head(self.features(self.preprocess(x)))
+
+
+def _features_layer(run: Run, x: torch.Tensor) -> Layer | None:
+    """The `forward_features` layer of a striate model whose features are a map (`feature_layout`), or None."""
+    from striate.models._base import Classifier
+
+    model = run.model
+    if not isinstance(model, Classifier) or model.feature_layout not in ("spatial", "temporal", "spatiotemporal"):
+        return None
+    split = _Split(run.preprocessor, model)
+    with torch.no_grad():
+        shape = tuple(model.forward_features(x).shape)
+    return Layer(FEATURES, split.features, split, shape)
+
+
+def _layer_for(run: Run, example: torch.Tensor, method: str, layer: str | None) -> Layer | None:
     """Grad-CAM's layer, checked to give a map with the input's spatial rank; other methods read no layer."""
     if method not in LAYER_METHODS:
         if layer is not None:
             raise ConfigError(f"Invalid `layer` for `{method}`: it attributes to the input; `layer` applies to "
                               f"{', '.join(LAYER_METHODS)} and visualize.")
-        return None, None
+        return None
     if method == "guided_gradcam" and run.input_kind == "tokens":
         raise ConfigError("Method `guided_gradcam` does not apply to text runs: guided back-propagation needs a "
                           "gradient at the input and token ids have none; use gradcam, saliency, "
                           "integrated_gradients or occlusion.")
-    trace = trace_layers(run.model, run.preprocess(example))
-    name, module = find_layer(run, trace, layer, method)
+    found = find_layer(run, example, layer, method)
     rank = _spatial_rank(run)
-    shape = trace.shapes[name]
-    if len(shape) != rank + 2 or shape[0] != 1:
-        raise ConfigError(f"Invalid `layer` {name} for `{method}`: expected a map (N, C, {', '.join('LHW'[-rank:])}) "
-                          f"with the input's {rank} position axes, found output shape (N, "
-                          f"{', '.join(map(str, shape[1:]))}); choose a convolution such as "
-                          f"{', '.join(trace.convolutions[-3:]) or 'none (the model has none)'}.")
-    return name, module
+    if len(found.shape) != rank + 2 or found.shape[0] != 1:
+        raise ConfigError(f"Invalid `layer` {found.name} for `{method}`: expected a map (N, C, "
+                          f"{', '.join('LHW'[-rank:] if rank < 3 else 'DHW')}) with the input's {rank} position axes, "
+                          f"found output shape (N, {', '.join(map(str, found.shape[1:]))}); choose a convolution.")
+    return found
 
 
 def _spatial_rank(run: Run) -> int:
@@ -249,7 +308,7 @@ def _spatial_rank(run: Run) -> int:
 
 # --- captum ----------------------------------------------------------------------------------------------------------
 
-def _attribute(run: Run, x: torch.Tensor, targets: torch.Tensor, method: str, layer: nn.Module | None,
+def _attribute(run: Run, x: torch.Tensor, targets: torch.Tensor, method: str, layer: Layer | None,
                options: dict[str, Any]) -> torch.Tensor:
     """One chunk's maps. `x`: raw `(B, *input_shape)`."""
     x = x.to(run.device, torch.float32)  # token ids stay exact in float32 (below 2**24); Preprocess casts them back
@@ -259,19 +318,26 @@ def _attribute(run: Run, x: torch.Tensor, targets: torch.Tensor, method: str, la
     from captum.attr import GuidedGradCam, IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
 
     if method in LAYER_METHODS:
-        plain = _plain_pipeline(run)  # a layer that test-time augmentation runs twice would be read once
         mode = _INTERPOLATION[x.dim() - 2]
         if method == "guided_gradcam":
-            return GuidedGradCam(plain, layer).attribute(x, target=target, interpolate_mode=mode)
-        cam = LayerGradCam(plain, layer).attribute(x, target=target, relu_attributions=True)
+            return GuidedGradCam(layer.forward, layer.module).attribute(x, target=target, interpolate_mode=mode)
+        cam = LayerGradCam(layer.forward, layer.module).attribute(x, target=target, relu_attributions=True)
         return LayerAttribution.interpolate(cam, tuple(x.shape[2:]), mode)  # (B, 1, h, w) -> (B, 1, H, W)
     if method == "saliency":
         return Saliency(run.pipeline).attribute(x, target=target, abs=True)
     baseline = neutral_input(run).to(x.device)
     if method == "integrated_gradients":
-        return IntegratedGradients(run.pipeline).attribute(x, baselines=baseline, target=target,
-                                                           n_steps=options["steps"],
-                                                           internal_batch_size=options["internal_batch_size"])
+        forward = run.pipeline
+        if run.info.get("normalization") == "series":
+            # Per-series z-normalisation gives every point of the straight path from a raw baseline the same model
+            # input, so the path integral says nothing (and breaks completeness); integrate from the normalised
+            # series' zero instead, through the model and its test-time augmentation.
+            x, baseline = run.preprocess(x), torch.zeros_like(x[:1])
+            forward = partial(tta_logits, run.model, mode=run.tta)
+        return IntegratedGradients(forward).attribute(x, baselines=baseline, target=target, n_steps=options["steps"],
+                                                      internal_batch_size=options["internal_batch_size"])
+    if run.info.get("normalization") == "series":
+        baseline = x.nanmean(dim=-1, keepdim=True).nan_to_num(0.0).expand_as(x)  # each series' own level
     windows, strides = occlusion_window(run, options["window"], options["stride"])
     per_eval = max(1, options["internal_batch_size"] // len(x))
     return Occlusion(run.pipeline).attribute(x, sliding_window_shapes=(x.shape[1], *windows),
@@ -279,7 +345,7 @@ def _attribute(run: Run, x: torch.Tensor, targets: torch.Tensor, method: str, la
                                              perturbations_per_eval=per_eval)
 
 
-def _attribute_tokens(run: Run, x: torch.Tensor, target: torch.Tensor, method: str, layer: nn.Module | None,
+def _attribute_tokens(run: Run, x: torch.Tensor, target: torch.Tensor, method: str, layer: Layer | None,
                       options: dict[str, Any]) -> torch.Tensor:
     """Text: token ids `(B, L)` -> one value per token `(B, L)`."""
     from captum.attr import (
@@ -291,7 +357,7 @@ def _attribute_tokens(run: Run, x: torch.Tensor, target: torch.Tensor, method: s
     )
 
     if method == "gradcam":
-        cam = LayerGradCam(_plain_pipeline(run), layer).attribute(x, target=target, relu_attributions=True)
+        cam = LayerGradCam(layer.forward, layer.module).attribute(x, target=target, relu_attributions=True)
         return LayerAttribution.interpolate(cam, (x.shape[1],), "linear")[:, 0]  # (B, 1, L') -> (B, L)
     if method == "occlusion":
         windows, strides = occlusion_window(run, options["window"], options["stride"])
@@ -325,7 +391,8 @@ def _per_token(part: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 def neutral_input(run: Run) -> torch.Tensor:
     """The baseline of integrated gradients and occlusion, `(1, *input_shape)` raw: the raw value that preprocessing
-    maps to 0 (the training mean, per channel) for channel-normalised data, else 0."""
+    maps to 0 (the training mean, per channel) for channel-normalised data, else 0 (series normalised one by one are
+    occluded with their own mean level instead, and integrated from the normalised zero: see `_attribute`)."""
     shape = run.input_shape
     if run.info.get("normalization", "channel") != "channel":
         return torch.zeros(1, *shape)
@@ -349,7 +416,8 @@ def occlusion_window(run: Run, window: int | None, stride: int | None) -> tuple[
 
 
 def _plain_pipeline(run: Run) -> nn.Module:
-    """Preprocessing and model without test-time augmentation."""
+    """Preprocessing and model without test-time augmentation (which would run a layer twice, and captum reads a
+    layer's output once)."""
     from striate.data.preprocess import Pipeline
 
     return run.pipeline if run.tta == "none" else Pipeline(run.preprocessor, run.model, "none")

@@ -53,7 +53,8 @@ def save_visualization(run: Run, found: Visualization, out: str | Path) -> Path:
         axis.set_title(f"{found.top_labels[k]} {float(found.top_activations[k]):.3g}".strip(), fontsize=6)
     figure.suptitle(f"layer {found.layer}, channel {found.channel}: the input that maximises it, and the {count} test "
                     f"inputs ({found.data}) that activate it most", fontsize=8)
-    return _save(figure, Path(out) / f"visualize-{_slug(found.layer)}-{found.channel}.png")
+    layer = re.sub(r"[^A-Za-z0-9_-]+", "_", found.layer)
+    return _save(figure, Path(out) / f"visualize-{layer}-{found.channel}.png")
 
 
 def save_comparison(run: Run, explanations: list[Explanation], path: str | Path) -> Path:
@@ -208,8 +209,10 @@ def _predictions(axis, run: Run, row: torch.Tensor) -> None:
     axis.barh(range(len(top)), values, color="tab:blue")
     axis.set_yticks(range(len(top)), [_short(name) for name in names], fontsize=7)
     axis.set_xlim(0, 1)
-    for position, value in enumerate(values):
-        axis.text(min(value, 0.62) + 0.02, position, f"{value:.1%}", va="center", fontsize=7)
+    for position, value in enumerate(values):  # the share beside its bar, or inside a long one
+        inside = value > 0.7
+        axis.text(value - 0.02 if inside else value + 0.02, position, f"{value:.1%}", va="center", fontsize=7,
+                  ha="right" if inside else "left", color="white" if inside else "black")
     axis.set_title("top 3", fontsize=8)
     axis.tick_params(axis="x", labelsize=6)
 

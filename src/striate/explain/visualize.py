@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from striate.errors import ConfigError
-from striate.explain.attribution import _check_positive, _plain_pipeline, find_layer, neutral_input, trace_layers
+from striate.explain.attribution import Layer, _check_positive, _no_inplace, find_layer, neutral_input
 
 if TYPE_CHECKING:
     from striate.data import Dataset
@@ -73,14 +72,13 @@ def visualize(run: Run, layer: str | None = None, channel: int = 0, *, steps: in
     for name, value in (("steps", steps), ("top", top), ("batch_size", batch_size)):
         _check_positive(name, value)
     start = neutral_input(run)
-    trace = trace_layers(run.model, run.preprocess(start))
-    name, module = find_layer(run, trace, layer, "visualize")
-    channels = trace.shapes[name][1] if len(trace.shapes[name]) > 1 else 0
+    found = find_layer(run, start, layer, "visualize")
+    channels = found.shape[1] if len(found.shape) > 1 else 0
     if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel < channels:
-        raise ConfigError(f"Invalid `channel` {channel!r} for layer `{name}`: expected 0 to {channels - 1} (its output "
-                          f"has {channels} channels), received {channel!r}.")
+        raise ConfigError(f"Invalid `channel` {channel!r} for layer `{found.name}`: expected 0 to {channels - 1} (its "
+                          f"output has {channels} channels), received {channel!r}.")
     jitter = max(1, min(run.input_shape[1:]) // 14) if jitter is None else jitter
-    with _unit(run, module, channel) as unit:
+    with _no_inplace(run.model), _unit(run, found, channel) as unit:  # the unit is the layer's own output
         synthesized = _ascend(run, unit, start, steps, lr, decay, blur_every, blur_sigma, jitter, seed)
         with torch.no_grad():
             activation, begin = unit(synthesized[None]).item(), unit(start).item()
@@ -89,20 +87,19 @@ def visualize(run: Run, layer: str | None = None, channel: int = 0, *, steps: in
     best, index = values.topk(min(top, len(values)))
     labels = ([run.classes[int(data.y[i])] for i in index] if data.target_kind == "class"
               else ["" for _ in index])
-    return Visualization(name, channel, synthesized.cpu(), activation, begin, data.x[index], best, labels, spec)
+    return Visualization(found.name, channel, synthesized.cpu(), activation, begin, data.x[index], best, labels, spec)
 
 
 @contextmanager
-def _unit(run: Run, module: nn.Module, channel: int):
-    """A function: raw inputs `(B, *input_shape)` -> `(B,)` channel `channel` of `module`'s output, position mean."""
+def _unit(run: Run, layer: Layer, channel: int):
+    """A function: raw inputs `(B, *input_shape)` -> `(B,)` channel `channel` of `layer`'s output, position mean."""
     captured: list[torch.Tensor] = []
-    handle = module.register_forward_hook(lambda _module, _args, output: captured.append(output))
-    pipeline = _plain_pipeline(run)
+    handle = layer.module.register_forward_hook(lambda _module, _args, output: captured.append(output))
 
     def unit(raw: torch.Tensor) -> torch.Tensor:
         captured.clear()
         with torch.set_grad_enabled(raw.requires_grad):
-            pipeline(raw.to(run.device))
+            layer.forward(raw.to(run.device))
             values = captured[0][:, channel]  # (B, C, ...) -> (B, ...)
             return values.flatten(1).mean(dim=1) if values.dim() > 1 else values
 
