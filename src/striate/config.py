@@ -92,6 +92,22 @@ class RunConfig(BaseModel):
                                                     "global batch instead of each process's part")
     dist_timeout: float = Field(120.0, gt=0, description="with several processes: seconds to wait for the others "
                                                          "before giving up with an error")
+    init_from: str | None = Field(None, description="a run folder to start from: its weights (a new head when the "
+                                                    "classes or task differ), its model unless --model is given, "
+                                                    "its preprocessing statistics")
+    reset_head: bool | None = Field(None, description="with --init-from: true for a new head even when the classes "
+                                                      "match, false to keep it (default: new when they differ)")
+    freeze: list[str] = Field(default_factory=list, description="parameters to keep fixed, as glob patterns over "
+                                                                "their names, e.g. 'features.0.*' (repeatable)")
+    freeze_until: str | None = Field(None, description="keep fixed every parameter up to and including this module, "
+                                                       "e.g. features.3 (names: striate summary)")
+    unfreeze_after: int | None = Field(None, ge=1, description="let the frozen parameters train after this many "
+                                                               "epochs")
+    body_lr_factor: float | None = Field(None, gt=0, le=1, description="the learning rate of everything but the head, "
+                                                                       "as a fraction of lr (default: 0.1 with "
+                                                                       "--init-from, else 1)")
+    init_preprocessing: Literal["keep", "recompute"] = Field(
+        "keep", description="with --init-from: keep the source run's normalisation statistics, or recompute them")
     out: str = Field("runs", description="folder that holds run folders")
     name: str | None = Field(None, description="run folder name (default: MODEL-DATA, numbered when it exists)")
     val_split: float = Field(0.1, ge=0, lt=1, description="fraction of the training set held out for validation")
@@ -115,6 +131,8 @@ class RunConfig(BaseModel):
             updates["lr"] = DEFAULT_LR[self.optimizer]
         if self.weight_decay is None:
             updates["weight_decay"] = DEFAULT_WEIGHT_DECAY[self.optimizer]
+        if self.body_lr_factor is None:
+            updates["body_lr_factor"] = 0.1 if self.init_from else 1.0
         return self.model_copy(update=updates)
 
     @property

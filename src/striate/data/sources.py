@@ -105,9 +105,15 @@ def read_idx(path: Path) -> np.ndarray:
 
 # --- scikit-learn digits ---------------------------------------------------------------------------------------------
 
-@register_dataset("digits", description="scikit-learn's 1,797 8x8 handwritten digits, 10 classes")
-def _digits(location: None) -> Splits:
-    return load_digits()
+@register_dataset("digits", description="scikit-learn's 1,797 8x8 handwritten digits, 10 classes; option size=N "
+                                        "resizes them to NxN (e.g. 28 to fine-tune a Fashion-MNIST model)")
+def _digits(location: None, size: int | str = 8) -> Splits:
+    return load_digits(size=_whole(size))
+
+
+def _whole(value: int | str) -> int | str:
+    """An option that comes as text from `NAME?key=value` and as a number from YAML."""
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
 DIGIT_ATTRIBUTES = {"even": {0, 2, 4, 6, 8}, "prime": {2, 3, 5, 7}, "at_least_5": {5, 6, 7, 8, 9},
@@ -117,9 +123,9 @@ DIGIT_ATTRIBUTES = {"even": {0, 2, 4, 6, 8}, "prime": {2, 3, 5, 7}, "at_least_5"
 
 @register_dataset("digits-attributes", kinds="image, multilabel",
                   description="scikit-learn's 8x8 digits labelled with four attributes each (even, prime, at_least_5, "
-                              "closed_loop): a multi-label set")
-def _digits_attributes(location: None) -> Splits:
-    splits = load_digits()
+                              "closed_loop): a multi-label set; option size=N as for digits")
+def _digits_attributes(location: None, size: int | str = 8) -> Splits:
+    splits = load_digits(size=_whole(size))
     for part in (splits.train, splits.test):
         attributes = torch.tensor([[float(int(part.classes[d]) in digits) for digits in DIGIT_ATTRIBUTES.values()]
                                    for d in part.y.tolist()])  # (N, 4) multi-hot
@@ -128,12 +134,18 @@ def _digits_attributes(location: None) -> Splits:
     return splits
 
 
-def load_digits(test_fraction: float = 0.2) -> Splits:
-    """scikit-learn's 8x8 digits, scaled from 0..16 to uint8 `(N, 1, 8, 8)`, with a stratified seeded test split."""
+def load_digits(test_fraction: float = 0.2, size: int = 8) -> Splits:
+    """scikit-learn's 8x8 digits, scaled from 0..16 to uint8 `(N, 1, 8, 8)`, with a stratified seeded test split;
+    `size` resizes them to `(N, 1, size, size)` (bilinear; the same split)."""
     from sklearn.datasets import load_digits as sklearn_digits
 
+    if isinstance(size, bool) or not isinstance(size, int) or not 4 <= size <= 512:
+        raise DataError(f"Invalid digits option `size` {size!r}: expected an integer from 4 to 512, e.g. size=28.")
     bunch = sklearn_digits()
-    x = torch.from_numpy(np.round(bunch.images * (255 / 16)).astype(np.uint8)).unsqueeze(1)  # (N, 1, 8, 8)
+    images = torch.from_numpy(bunch.images.astype(np.float32)).unsqueeze(1)  # (N, 1, 8, 8), values 0..16
+    if size != 8:
+        images = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+    x = torch.round(images.clamp(0, 16) * (255 / 16)).to(torch.uint8)  # (N, 1, size, size)
     y = torch.from_numpy(bunch.target.astype(np.int64))
     full = Dataset(x, y, [str(c) for c in bunch.target_names], name="digits")
     train, test = full.split(test_fraction, seed=0)

@@ -25,7 +25,7 @@ from striate.regularizers import MaxNorm, WeightPenalty, param_groups_for_weight
 from striate.report import plot_augmentations, plot_curves
 from striate.runs import INCOMPLETE, Run, check_run_name, mark_complete, mark_incomplete, new_run_dir, save_model
 from striate.tasks import TASKS, Task, create_task
-from striate.train import distributed
+from striate.train import distributed, finetune
 from striate.train.callbacks import Callback, EarlyStopping, MetricsLogger, ProgressBar
 from striate.train.checkpoint import Checkpointer
 from striate.train.trainer import Trainer
@@ -66,6 +66,8 @@ def train(config: RunConfig | str | Path | None = None, *, resume: str | Path | 
         cfg, run_dir, checkpoint = _resume_plan(resume, config, overrides)
     else:
         cfg, run_dir, checkpoint = _as_config(config, overrides).resolved(), None, None
+        if cfg.init_from:
+            cfg = finetune.inherit(cfg, finetune.source_run(cfg.init_from))
     device = _prepare(cfg)
     if cfg.nproc > 1 and not distributed.launched():
         return _launch(cfg, resume, overrides, callbacks, quiet)
@@ -89,9 +91,11 @@ def _train(cfg: RunConfig, world: distributed.World, device: torch.device, run_d
     task = build_task(cfg, splits)
     monitor = _check_monitor(cfg, task)
     _check_data_options(cfg, splits, console, quiet)
+    source = _fine_tuning_source(cfg, splits)
     for note in [] if quiet else splits.notes:
         console.print(f"[yellow]note:[/] {note}")
     model, architecture = build_for_data(cfg, splits.train, task)
+    tuning, tuning_callbacks = _fine_tune(cfg, model, source, task, splits, world, fresh=checkpoint is None)
     if cfg.sync_batchnorm and world.active:
         model = distributed.convert_sync_batchnorm(model)
     channels_last = cfg.channels_last and splits.train.input_kind == "image"
@@ -123,7 +127,7 @@ def _train(cfg: RunConfig, world: distributed.World, device: torch.device, run_d
         torch.manual_seed(cfg.seed + world.rank)
     with distributed.peer_guard(world, "starting training"):
         trainer = make_trainer(cfg, model, task, len(train_loader), device,
-                               [*builtin, *(callbacks or []), checkpointer], world)
+                               [*builtin, *tuning_callbacks, *(callbacks or []), checkpointer], world)
     if checkpoint is not None:
         _restore(trainer, checkpoint, cfg, len(train_loader), console, quiet)
     if not quiet:
@@ -131,7 +135,8 @@ def _train(cfg: RunConfig, world: distributed.World, device: torch.device, run_d
             if world.active else ""
         console.print(f"[bold]striate train[/] {cfg.model} on {cfg.data} ({task.name}): {len(splits.train):,} "
                       f"training / {len(splits.val) if splits.val else 0:,} validation / {len(splits.test):,} test "
-                      f"examples, {count_parameters(model):,} parameters, {device}{processes}")
+                      f"examples, {count_parameters(model):,} parameters, {device}{processes}"
+                      f"{_tuning_words(tuning)}")
     hint = f"The last checkpoint is in {run_dir / 'checkpoints'}; continue with `{resume_hint}`, or launch with " \
            "--max-restarts K to restart by itself."
     try:
@@ -145,9 +150,54 @@ def _train(cfg: RunConfig, world: distributed.World, device: torch.device, run_d
     if not world.is_main:
         return None
     run = _finish(cfg, run_dir, trainer, history, (test_metrics, state), splits, architecture, started, console,
-                  quiet)
+                  quiet, {"init_from": tuning} if tuning else {})
     distributed.handoff(exit_code=0)
     return run
+
+
+def _fine_tuning_source(cfg: RunConfig, splits: Splits):
+    """The `--init-from` run, checked against the data, with its normalisation statistics given to the training part
+    (unless `--init-preprocessing recompute`); None without `--init-from`."""
+    if not cfg.init_from:
+        return None
+    source = finetune.source_run(cfg.init_from)
+    finetune.check_inputs(source, splits.train, cfg.data)
+    if cfg.init_preprocessing == "keep":
+        note = finetune.keep_statistics(splits.train, source)
+        if note:
+            splits.notes.append(note)
+    return source
+
+
+def _fine_tune(cfg: RunConfig, model: nn.Module, source, task: Task, splits: Splits, world: distributed.World,
+               fresh: bool) -> tuple[dict[str, Any] | None, list[Callback]]:
+    """The source run's weights (for a new run; a resumed one has its checkpoint), then the frozen parameters and the
+    callback that unfreezes them; returns what results.json records and the callbacks."""
+    new = finetune.load_source_weights(model, source, cfg.reset_head, finetune.same_outputs(
+        source, task, splits.train.classes)) if source is not None and fresh else []
+    frozen = finetune.freeze(model, cfg.freeze, cfg.freeze_until) if cfg.freeze or cfg.freeze_until else []
+    if cfg.unfreeze_after is not None and not frozen:
+        raise ConfigError("Invalid `unfreeze_after` without frozen parameters: give --freeze or --freeze-until too.")
+    if cfg.unfreeze_after is not None and world.active:
+        raise ConfigError("Invalid `unfreeze_after` with several processes: DistributedDataParallel keeps the set of "
+                          "trained parameters fixed; train in one process, or freeze for the whole run.")
+    callbacks = [finetune.Unfreeze(model, frozen, cfg.unfreeze_after)] if cfg.unfreeze_after else []
+    record = finetune.describe(source, frozen, new, cfg) if source is not None else None
+    if record is None and frozen:
+        record = {"run": None, "frozen": frozen, "unfreeze_after": cfg.unfreeze_after}
+    return record, callbacks
+
+
+def _tuning_words(tuning: dict[str, Any] | None) -> str:
+    if not tuning:
+        return ""
+    words = [f"from {Path(tuning['run']).name}"] if tuning.get("run") else []
+    if tuning.get("new_parameters"):
+        words.append("new head")
+    if tuning["frozen"]:
+        words.append(f"{len(tuning['frozen'])} frozen tensors" + (f" until epoch {tuning['unfreeze_after']}"
+                                                                  if tuning["unfreeze_after"] else ""))
+    return " (" + ", ".join(words) + ")"
 
 
 def _launch(cfg: RunConfig, resume: str | Path | None, overrides: dict[str, Any],
@@ -366,7 +416,7 @@ def _check_data_options(cfg: RunConfig, splits: Splits, console: Console, quiet:
 
 def _finish(cfg: RunConfig, run_dir: Path, trainer: Trainer, history: list[dict[str, float]],
             test: tuple[dict[str, float], dict[str, Any]], splits: Splits, architecture: dict[str, Any], started: float,
-            console: Console, quiet: bool) -> Run:
+            console: Console, quiet: bool, extra: dict[str, Any] | None = None) -> Run:
     """Write the weights, model.json, results.json (with the test metrics and state `test`) and the pictures."""
     task, model = trainer.task, trainer.model
     test_metrics, state = test
@@ -380,7 +430,7 @@ def _finish(cfg: RunConfig, run_dir: Path, trainer: Trainer, history: list[dict[
                "device": str(trainer.device), "processes": trainer.world.size,
                "per_process_batch": cfg.batch_size // trainer.world.size, "effective_lr": cfg.effective_lr,
                "train_examples": len(splits.train), "test_examples": len(splits.test),
-               "test_details": task.details(state)}
+               "test_details": task.details(state), **(extra or {})}
     atomic_write_json(run_dir / "results.json", results)
     plot_curves(history, run_dir / "curves.png", metric=task.monitor)
     headline = ", ".join(f"{label} {value}" for label, value in task.summary_rows(test_metrics)[:1])
@@ -484,6 +534,10 @@ def _load_word_vectors(model: nn.Module, path: str, train: Dataset) -> None:
 def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     """AdamW or SGD with decoupled weight decay on weights only (not biases or normalisation parameters)."""
     groups = param_groups_for_weight_decay(model, cfg.weight_decay)
+    if cfg.body_lr_factor is not None and cfg.body_lr_factor != 1.0:  # discriminative rates: the body learns slower
+        groups = finetune.parameter_groups(model, groups, finetune.head_parameter_names(model), cfg.body_lr_factor)
+        for group in groups:
+            group["lr"] = cfg.effective_lr * group["lr_factor"]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.effective_lr, momentum=cfg.momentum,
                                nesterov=cfg.nesterov and cfg.momentum > 0)
@@ -496,7 +550,8 @@ def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
 def make_scheduler(cfg: RunConfig, optimizer: torch.optim.Optimizer, total_steps: int):
     """One-cycle (Smith & Topin 2019), linear warm-up then cosine decay, or constant; stepped every batch."""
     if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.effective_lr, total_steps=total_steps,
+        peaks = [cfg.effective_lr * group.get("lr_factor", 1.0) for group in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=total_steps,
                                                    pct_start=max(cfg.warmup, 1e-3))
     if cfg.schedule == "cosine":
         warmup = int(cfg.warmup * total_steps)
