@@ -237,6 +237,9 @@ def test_cli_writes_one_png_per_input(shape_run, tmp_path):
                                  "3", "--stride", "1", "--target", "ring", "--out", str(out)])
     assert result.exit_code == 0, result.stderr
     assert [p.name for p in out.glob("*.png")] == ["000-shape0-occlusion.png"]
+    result = runner.invoke(app, ["explain", str(shape_run.path), str(files[0]), "--layer", "features.0.0", "--out",
+                                 str(out)])
+    assert result.exit_code == 0 and (out / "000-shape0-gradcam-features_0_0.png").is_file(), result.stderr
     result = runner.invoke(app, ["explain", str(shape_run.path), "--method", "visualize", "--layer", "features.0.0",
                                  "--channel", "2", "--steps", "32", "--out", str(out)])
     assert result.exit_code == 0, result.stderr
@@ -333,7 +336,8 @@ def test_text_runs_get_a_value_per_word(text_run, tmp_path, method):
     if method in ("integrated_gradients", "occlusion"):  # padding equals the baseline: nothing to attribute there
         assert explained.attributions[:, 4:].abs().max() == 0
     paths = save_explanations(text_run, explained, tmp_path / "out")
-    assert paths[0].name == f"000-a_very_good_film-{method}.png"
+    layer = "-convs_1" if method == "gradcam" else ""  # the Text CNN's features are a vector: its last convolution
+    assert paths[0].name == f"000-a_very_good_film-{method}{layer}.png"
 
 
 def test_clips_get_maps_over_frames_and_pictures_of_the_strongest_slices(tmp_path):

@@ -27,11 +27,15 @@ if TYPE_CHECKING:
 
 
 def save_explanations(run: Run, explanation: Explanation, out: str | Path) -> list[Path]:
-    """One PNG per input in `out`, named `NNN-<source>-<method>.png`; returns the paths."""
+    """One PNG per input in `out`, named `NNN-<source>-<method>.png` (`...-<method>-<layer>.png` for a layer other
+    than `forward_features`, so that maps of several layers sit side by side); returns the paths."""
+    from striate.explain.attribution import FEATURES
+
     draw = {"tokens": _sentence}.get(run.input_kind) or {2: _series, 3: _image, 4: _slices}[len(run.input_shape)]
+    layer = f"-{_layer_slug(explanation.layer)}" if explanation.layer not in (None, FEATURES) else ""
     paths = []
     for index, source in enumerate(explanation.sources):
-        path = Path(out) / f"{index:03d}-{_slug(source)}-{explanation.method}.png"
+        path = Path(out) / f"{index:03d}-{_slug(source)}-{explanation.method}{layer}.png"
         paths.append(draw(run, explanation, index, path))
     return paths
 
@@ -53,8 +57,7 @@ def save_visualization(run: Run, found: Visualization, out: str | Path) -> Path:
         axis.set_title(f"{found.top_labels[k]} {float(found.top_activations[k]):.3g}".strip(), fontsize=6)
     figure.suptitle(f"layer {found.layer}, channel {found.channel}: the input that maximises it, and the {count} test "
                     f"inputs ({found.data}) that activate it most", fontsize=8)
-    layer = re.sub(r"[^A-Za-z0-9_-]+", "_", found.layer)
-    return _save(figure, Path(out) / f"visualize-{layer}-{found.channel}.png")
+    return _save(figure, Path(out) / f"visualize-{_layer_slug(found.layer)}-{found.channel}.png")
 
 
 def save_comparison(run: Run, explanations: list[Explanation], path: str | Path) -> Path:
@@ -66,14 +69,14 @@ def save_comparison(run: Run, explanations: list[Explanation], path: str | Path)
     for row in range(rows):
         _show_input(axes[row, 0], run, first.inputs[row])
         name, probability = run.task.format_prediction(first.outputs[row], 1)["top"][0]
-        axes[row, 0].set_title(f"{_short(name, 12)} {probability:.0%}", fontsize=7)
+        axes[row, 0].set_title(f"{_short(name, 12)} {probability:.1%}", fontsize=7)
         for column, explanation in enumerate(explanations, start=1):
             _show_input(axes[row, column], run, explanation.inputs[row], grey=True)
             _overlay(axes[row, column], _heat(explanation, row).numpy(), explanation.method)
             if row == 0:
                 axes[0, column].set_title(explanation.method.replace("_", " ").replace("integrated", "integr."),
                                           fontsize=7)
-    figure.tight_layout(pad=0.3)
+    figure.tight_layout(pad=0.3, h_pad=0.8)
     return _save(figure, path)
 
 
@@ -245,6 +248,10 @@ def _slug(text: str) -> str:
     """A file-name-safe part from a source (a path's stem, a sentence's first words)."""
     stem = Path(text).stem if "/" in text or "." in text[-6:] else text
     return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:40] or "input"
+
+
+def _layer_slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name)
 
 
 def _short(name: str, width: int = 18) -> str:
