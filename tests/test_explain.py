@@ -286,7 +286,8 @@ def test_many_inputs_keep_every_forward_pass_small(lenet_run):
     hook = lenet_run.model.register_forward_pre_hook(lambda module, args: rows.append(args[0].shape[0]))
     for method in METHODS:
         rows.clear()
-        maps = explain(lenet_run, x, method, batch_size=10, internal_batch_size=25, steps=40).attributions
+        maps = explain(lenet_run, x, method, batch_size=10, internal_batch_size=25, steps=40, window=5,
+                       stride=5).attributions
         assert len(maps) == 100 and max(rows) <= 25, (method, max(rows))
     hook.remove()
     # the chunks change nothing: 20 inputs in chunks of 4 and 16 interpolation steps a pass equal one big call
@@ -407,3 +408,19 @@ def test_cli_errors_are_one_line_with_exit_code_2(lenet_run, tmp_path):
         assert result.exit_code == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     result = runner.invoke(app, ["explain", str(lenet_run.path)])
     assert result.exit_code == 2 and "No inputs to explain" in result.stderr
+
+
+def test_cli_explains_series_files_and_sentences(text_run, tmp_path):
+    kwargs = {"num_classes": 2, "in_channels": 1}
+    run = hand_made_run(tmp_path / "fcn", create("fcn", **kwargs), {"name": "fcn", "kwargs": kwargs},
+                        input_kind="signal", input_shape=[1, 40], classes=["up", "down"], normalization="series",
+                        mean=[0.0], std=[1.0], scale=1.0)
+    series = tmp_path / "series.npy"
+    np.save(series, np.random.default_rng(0).normal(size=(2, 1, 40)).cumsum(-1))  # (N, C, L): two series
+    result = runner.invoke(app, ["explain", str(run.path), str(series), "--method", "saliency"])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (run.path / "explanations").iterdir()) == [
+        "000-series_0-saliency.png", "001-series_1-saliency.png"]
+    result = runner.invoke(app, ["explain", str(text_run.path), "a very good film", "--method", "integrated_gradients"])
+    assert result.exit_code == 0, result.stderr
+    assert (text_run.path / "explanations" / "000-a_very_good_film-integrated_gradients.png").is_file()
