@@ -150,3 +150,18 @@ def test_the_command_line_fine_tunes_in_one_command(source, tmp_path):
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "lenet5-digits" / "results.json").read_text())
     assert len(results["init_from"]["frozen"]) == 4 and results["test_accuracy"] > 0.3
+
+
+def test_a_per_class_subset_takes_at_most_n_of_every_class_reproducibly():
+    from striate.data import Dataset
+
+    y = torch.tensor([0] * 7 + [1] * 3 + [2] * 12)
+    data = Dataset(torch.arange(22, dtype=torch.float32).view(22, 1, 1), y, ["a", "b", "c"], input_kind="signal")
+    subset = data.per_class_subset(5, seed=3)
+    assert sorted(torch.bincount(subset.y).tolist()) == [3, 5, 5]  # class "b" has only 3
+    assert torch.equal(subset.x, data.per_class_subset(5, seed=3).x)  # the same seed draws the same rows
+    assert not torch.equal(subset.x, data.per_class_subset(5, seed=4).x)
+    assert len({float(v) for v in subset.x.flatten()}) == 13  # distinct rows
+    real = Dataset(torch.zeros(4, 1, 2), torch.zeros(4), None, input_kind="signal", target_kind="real")
+    with pytest.raises(DataError, match=r"Invalid `train_per_class` .*expected class targets, found real targets"):
+        real.per_class_subset(2, seed=0)

@@ -22,13 +22,16 @@ console = Console(stderr=True)
 
 
 @contextmanager
-def user_errors(silent: tuple[type[StriateError], ...] = ()):
+def user_errors():
     """Print a `StriateError` as one line on stderr and exit with code 2 (or the error's own `exit_code`); anything
-    else is a bug and keeps its trace. Errors of the `silent` types exit without a line (someone else says it)."""
+    else is a bug and keeps its trace. A process `striate train --nproc` launched leaves the line to its launcher,
+    which prints the one that explains the failure, once."""
     try:
         yield
     except StriateError as error:
-        if not isinstance(error, silent):
+        from striate.train.distributed import report_failure
+
+        if not report_failure(error):
             typer.echo(f"error: {error}", err=True)
         raise typer.Exit(getattr(error, "exit_code", 2)) from None
 
@@ -41,12 +44,10 @@ def train(config: Path | None = None, quiet: bool = False, resume: Path | None =
     import os
 
     from striate.config import RunConfig, load_config
-    from striate.errors import Interrupted
     from striate.train.distributed import HANDOFF
     from striate.train.job import train as run_training
 
-    # A process that `--nproc` launched leaves an interruption to its launcher, which says it once for all of them.
-    with user_errors(silent=(Interrupted,) if os.environ.get(HANDOFF) else ()):
+    with user_errors():
         for name, field in RunConfig.model_fields.items():
             if typing.get_origin(field.annotation) is dict and flags.get(name) is not None:
                 flags[name] = _mapping(name, flags[name])

@@ -95,8 +95,9 @@ class RunConfig(BaseModel):
     init_from: str | None = Field(None, description="a run folder to start from: its weights (a new head when the "
                                                     "classes or task differ), its model unless --model is given, "
                                                     "its preprocessing statistics")
-    reset_head: bool | None = Field(None, description="with --init-from: true for a new head even when the classes "
-                                                      "match, false to keep it (default: new when they differ)")
+    reset_head: bool | None = Field(None, description="with --init-from: a new head even when the classes match "
+                                                      "(--reset-head), or keep it (--no-reset-head); default: new "
+                                                      "when they differ")
     freeze: list[str] = Field(default_factory=list, description="parameters to keep fixed, as glob patterns over "
                                                                 "their names, e.g. 'features.0.*' (repeatable)")
     freeze_until: str | None = Field(None, description="keep fixed every parameter up to and including this module, "
@@ -113,6 +114,8 @@ class RunConfig(BaseModel):
     val_split: float = Field(0.1, ge=0, lt=1, description="fraction of the training set held out for validation")
     train_size: int | None = Field(None, ge=1, description="use only this many training examples (seeded subset)")
     test_size: int | None = Field(None, ge=1, description="use only this many test examples (seeded subset)")
+    train_per_class: int | None = Field(None, ge=1, description="use at most this many training examples of each "
+                                                                "class (seeded; few-shot experiments)")
 
     @field_validator("*", mode="before")
     @classmethod

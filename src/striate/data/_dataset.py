@@ -143,6 +143,24 @@ class Dataset:
             return self
         return self.subset(torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:size])
 
+    def per_class_subset(self, count: int | None, seed: int) -> Dataset:
+        """At most `count` rows of every class, drawn with a seeded permutation and kept in that order (few-shot
+        experiments: `--train-per-class`), or self when count is None."""
+        if count is None:
+            return self
+        if self.target_kind != "class":
+            raise DataError(f"Invalid `train_per_class` for `{self.name}`: expected class targets, found "
+                            f"{self.target_kind} targets; use --train-size instead.")
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        taken: dict[int, int] = {}
+        rows = []
+        for row in order.tolist():
+            label = int(self.y[row])
+            if taken.get(label, 0) < count:
+                taken[label] = taken.get(label, 0) + 1
+                rows.append(row)
+        return self.subset(torch.tensor(rows, dtype=torch.int64))
+
     def split(self, fraction: float, seed: int = 0, strategy: str = "auto") -> tuple[Dataset, Dataset]:
         """Split off a `fraction` (second part); both parts keep this set's normalisation.
 

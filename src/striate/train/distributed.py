@@ -14,6 +14,7 @@ global batch; `DistributedDataParallel` averages the gradients, so every process
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -455,6 +456,35 @@ def find_restarted_run(out: str | Path, world: World) -> Path | None:
     return max(found)[1] if found else None
 
 
+def report_failure(error: StriateError) -> bool:
+    """A process `--nproc` launched: leave its one-line error to the launcher (which prints the one that explains
+    the failure, once) instead of printing it; False when this process was not launched that way."""
+    path = os.environ.get(HANDOFF)
+    if not path:
+        return False
+    from striate._io import atomic_write_json
+
+    atomic_write_json(f"{path}.rank{os.environ.get('RANK', '0')}", {
+        "error": str(error), "kind": type(error).__name__, "exit_code": getattr(error, "exit_code", 2)})
+    return True
+
+
+def _reported(record_file: Path, nproc: int) -> list[tuple[int, dict[str, Any]]]:
+    """The errors the processes left (`report_failure`), by rank."""
+    found = []
+    for rank in range(nproc):
+        path = Path(f"{record_file}.rank{rank}")
+        if path.is_file():
+            found.append((rank, json.loads(path.read_text(encoding="utf-8"))))
+    return found
+
+
+def _explaining(reported: list[tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any]] | None:
+    """The error that explains a failure: the lowest rank's that is not a consequence of another process's end."""
+    causes = [item for item in reported if item[1]["kind"] not in ("PeerLost", "Interrupted")]
+    return (causes or reported or [None])[0]
+
+
 def handoff(**record: Any) -> None:
     """Rank 0 of a job `--nproc` launched: tell the launcher the run folder and how training ended."""
     path = os.environ.get(HANDOFF)
@@ -493,6 +523,9 @@ def launch(nproc: int, max_restarts: int, train_args: list[str], timeout_s: floa
         saved = {key: os.environ.get(key) for key in settings}
         os.environ.update(settings)
         failure, signal_number = None, None
+        elastic = logging.getLogger("torch.distributed.elastic")
+        level = elastic.level
+        elastic.setLevel(logging.ERROR if os.environ.get("STRIATE_DEBUG") else logging.CRITICAL)  # said below
         try:
             run(get_args_parser().parse_args(argv))
         except ChildFailedError as error:
@@ -500,6 +533,7 @@ def launch(nproc: int, max_restarts: int, train_args: list[str], timeout_s: floa
         except SignalException as error:  # Ctrl-C or SIGTERM: torchrun passed it on and waited for the processes
             signal_number = int(error.sigval)
         finally:
+            elastic.setLevel(level)
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
@@ -507,28 +541,39 @@ def launch(nproc: int, max_restarts: int, train_args: list[str], timeout_s: floa
                     os.environ[key] = value
             sys.stdout.flush()
         record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.is_file() else {}
+        explained = _explaining(_reported(record_file, nproc))
     if signal_number is not None:
-        raise _interrupted(signal_number, record)
+        raise _interrupted(signal_number, record, explained)
     if failure is not None:
-        ranks = ", ".join(f"rank {rank} exit code {info.exitcode}" for rank, info in sorted(failure.failures.items()))
-        where = f"; run folder {record['run_dir']}" if record.get("run_dir") else ""
-        retry = f" (after {max_restarts} restarts)" if max_restarts else \
-            "; --max-restarts K restarts them from the last checkpoint by themselves"
-        code = record.get("exit_code") or next(iter(failure.failures.values())).exitcode
-        raise LaunchFailed(f"Training in {nproc} processes failed ({ranks}; their messages are above){where}"
-                           f"{retry}.", code if isinstance(code, int) and 0 < code < 256 else 1)
+        raise _failed(failure, nproc, max_restarts, record, explained)
     return record
 
 
-def _interrupted(number: int, record: dict[str, Any]) -> StriateError:
-    """The error a launcher stopped by a signal reports: rank 0's own message (where the checkpoint is, how to
-    resume) when it wrote one."""
+def _failed(failure, nproc: int, max_restarts: int, record: dict[str, Any],
+            explained: tuple[int, dict[str, Any]] | None) -> LaunchFailed:
+    """One line for processes that did not finish: the error that explains it, as the process said it."""
+    retry = f" (after {max_restarts} restarts)" if max_restarts else ""
+    if explained is not None:
+        rank, said = explained
+        prefix = f"rank {rank} of {nproc}: " if said["kind"] not in ("ConfigError", "DataError", "ShapeError") else ""
+        return LaunchFailed(f"{prefix}{said['error']}{retry}", said["exit_code"])
+    ranks = ", ".join(f"rank {rank} exit code {info.exitcode}" for rank, info in sorted(failure.failures.items()))
+    where = f"; run folder {record['run_dir']}" if record.get("run_dir") else ""
+    hint = "" if max_restarts else "; --max-restarts K restarts them from the last checkpoint by themselves"
+    code = next(iter(failure.failures.values())).exitcode
+    return LaunchFailed(f"Training in {nproc} processes failed ({ranks}; their messages are above){where}{retry}"
+                        f"{hint}.", code if isinstance(code, int) and 0 < code < 256 else 1)
+
+
+def _interrupted(number: int, record: dict[str, Any], explained: tuple[int, dict[str, Any]] | None) -> StriateError:
+    """The error a launcher stopped by a signal reports: the processes' own message (where the checkpoint is, how to
+    resume) when they wrote one."""
     import signal
 
     from striate.errors import Interrupted
 
-    if record.get("error"):
-        return Interrupted(record["error"], number)
+    if explained is not None:
+        return Interrupted(explained[1]["error"], number)
     where = f"; resume from its last checkpoint with `striate train --resume {record['run_dir']}`" \
         if record.get("run_dir") else ""
     return Interrupted(f"Interrupted by {signal.Signals(number).name} before training wrote anything{where}.",

@@ -92,7 +92,7 @@ def load_source_weights(model: nn.Module, source, reset_head: bool | None, same_
             continue
         if key not in saved or saved[key].shape != value.shape:
             found = "missing" if key not in saved else f"of shape {tuple(saved[key].shape)}"
-            why = " (the head: the outputs differ, so it must be replaced; drop --reset-head false)" if key in head \
+            why = " (the head: the outputs differ, so it must be replaced; drop --no-reset-head)" if key in head \
                 else ""
             raise ConfigError(f"Cannot start from {source.path}: parameter `{key}` of shape {tuple(value.shape)} is "
                               f"{found} there{why}; train the same architecture (drop --model/--model-args) or "

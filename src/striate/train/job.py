@@ -19,7 +19,7 @@ from striate._io import atomic_write_json, atomic_write_yaml
 from striate.config import RunConfig, load_config, make_config
 from striate.data import BatchLoader, Dataset, Preprocess, Splits, load_data
 from striate.data.augment import build_augmentation
-from striate.errors import ConfigError, DataError, RunFolderError, ShapeError, StriateError, did_you_mean
+from striate.errors import ConfigError, DataError, RunFolderError, ShapeError, did_you_mean
 from striate.models.resolve import check_model_name, model_for_data
 from striate.regularizers import MaxNorm, WeightPenalty, param_groups_for_weight_decay
 from striate.report import plot_augmentations, plot_curves
@@ -72,13 +72,7 @@ def train(config: RunConfig | str | Path | None = None, *, resume: str | Path | 
     if cfg.nproc > 1 and not distributed.launched():
         return _launch(cfg, resume, overrides, callbacks, quiet)
     world, device = distributed.start(device, cfg.dist_timeout)
-    try:
-        run = _train(cfg, world, device, run_dir, checkpoint, callbacks, console, quiet or not world.is_main,
-                     started)
-    except StriateError as error:
-        if world.is_main:
-            distributed.handoff(exit_code=getattr(error, "exit_code", 2), error=str(error))
-        raise
+    run = _train(cfg, world, device, run_dir, checkpoint, callbacks, console, quiet or not world.is_main, started)
     distributed.stop(world)
     return run
 
@@ -352,6 +346,9 @@ def _prepare(cfg: RunConfig) -> torch.device:
             and cfg.val_data is None:
         raise ConfigError(f"Early stopping monitors `{cfg.monitor or 'a validation metric'}` but `val_split` is 0: "
                           "set a validation split (e.g. --val-split 0.1), give --val-data, or monitor a train_ metric.")
+    if cfg.unfreeze_after is not None and cfg.nproc > 1:
+        raise ConfigError("Invalid `unfreeze_after` with several processes: DistributedDataParallel keeps the set of "
+                          "trained parameters fixed; train in one process, or freeze for the whole run.")
     seed_everything(cfg.seed)
     return device
 
@@ -487,12 +484,13 @@ def seed_everything(seed: int) -> None:
 
 
 def _limited(splits: Splits, cfg: RunConfig) -> Splits:
-    """Seeded subsets when `train_size` / `test_size` ask for fewer examples than the dataset has (a note if more)."""
+    """Seeded subsets when `train_size` / `test_size` / `train_per_class` ask for fewer examples than the dataset has
+    (a note if more)."""
     for option, size, part in (("train_size", cfg.train_size, splits.train), ("test_size", cfg.test_size, splits.test)):
         if size is not None and size > len(part):
             splits.notes.append(f"--{option.replace('_', '-')} {size} is more than the {len(part):,} examples there "
                                 f"are; using all of them.")
-    splits.train = splits.train.seeded_subset(cfg.train_size, cfg.seed)
+    splits.train = splits.train.seeded_subset(cfg.train_size, cfg.seed).per_class_subset(cfg.train_per_class, cfg.seed)
     splits.test = splits.test.seeded_subset(cfg.test_size, cfg.seed)
     return splits
 
