@@ -109,3 +109,23 @@ def test_penalties_enter_the_objective_and_constraints_run_after_each_step():
     assert float(penalised.model[0].weight.detach().abs().max()) <= 0.01
     shrunk = penalised.model[-1].weight.detach().norm() / plain.model[-1].weight.detach().norm()
     assert shrunk < 0.5  # the L2 penalty pulled the classifier's weights towards zero
+
+
+def test_progress_off_a_terminal_is_one_whole_line_per_epoch(tmp_path):
+    import io
+    import re
+
+    from rich.console import Console
+
+    import striate
+
+    stream = io.StringIO()
+    striate.train(data="digits", epochs=2, batch_size=64, train_size=256, test_size=64, out=str(tmp_path),
+                  console=Console(file=stream, width=40))  # narrower than a line: nothing may be cut or wrapped
+    lines = [line for line in stream.getvalue().splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 2
+    for number, line in enumerate(lines, start=1):
+        assert re.fullmatch(rf"epoch {number}/2 loss \d\.\d{{4}} accuracy \d\.\d{{4}} [\d,]+ samples/s "
+                            r"val_accuracy \d\.\d{4} \d+\.\d s", line), line
+    assert "━" not in stream.getvalue()  # no bar
+

@@ -42,7 +42,8 @@ class Callback:
 
 
 class ProgressBar(Callback):
-    """A rich progress bar per epoch with the running loss, the task's monitored metric and samples/s.
+    """A rich progress bar per epoch with the running loss, the task's monitored metric and samples/s; where the
+    console is not a terminal (CI logs, `nohup`, a file), one plain line per epoch instead of a bar cut to its width.
 
     Reading the running metrics synchronises with the device, so it happens every `refresh_every` steps only.
     """
@@ -53,15 +54,19 @@ class ProgressBar(Callback):
         self._progress: Progress | None = None
 
     def on_epoch_start(self, trainer: Trainer) -> None:
+        self._start, self._seen = time.perf_counter(), 0
+        if not self.console.is_terminal:
+            return
         self._progress = Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                                   TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=self.console)
         self._progress.start()
         self._task = self._progress.add_task("train", total=trainer.steps_per_epoch, stats="",
                                              epoch=f"{trainer.epoch + 1}/{trainer.epochs}")
-        self._start, self._seen = time.perf_counter(), 0
 
     def on_batch_end(self, trainer: Trainer) -> None:
         self._seen += trainer.last_batch_size
+        if self._progress is None:
+            return
         self._progress.advance(self._task)
         if trainer.batch_in_epoch % self.refresh_every == 0:
             self._progress.update(self._task, stats=self._stats(trainer.running_metrics(), trainer.task.monitor))
@@ -71,8 +76,13 @@ class ProgressBar(Callback):
         text = self._stats({"loss": metrics["train_loss"], watched: metrics.get(f"train_{watched}")}, watched)
         if f"val_{watched}" in metrics:
             text += f" val_{watched} {metrics[f'val_{watched}']:.4f}"
+        if self._progress is None:  # not a terminal: the whole line, never cut or wrapped
+            line = f"epoch {metrics['epoch']}/{trainer.epochs} {text} {metrics['epoch_seconds']:.1f} s"
+            self.console.print(line, soft_wrap=True, markup=False, highlight=False)
+            return
         self._progress.update(self._task, stats=text)
         self._progress.stop()
+        self._progress = None
 
     def _stats(self, metrics: dict[str, float | None], watched: str | None = None) -> str:
         rate = self._seen / max(time.perf_counter() - self._start, 1e-9)
