@@ -96,6 +96,10 @@ def explain(run: Run, inputs, method: str = "gradcam", target=None, *, layer: st
                           "--method visualize --layer L --channel C`).")
     for name, value in (("steps", steps), ("batch_size", batch_size), ("internal_batch_size", internal_batch_size)):
         _check_positive(name, value)
+    if not isinstance(target, list | tuple | torch.Tensor):
+        resolve_target(target, run.classes)  # a misspelt class fails before any input is read
+    if method == "occlusion":
+        occlusion_window(run, window, stride)
     x, sources, notes = load_inputs(inputs, run)
     outputs = run.outputs(x, batch_size=max(batch_size, internal_batch_size))
     targets = _targets(run, outputs, target)
