@@ -6,6 +6,7 @@ import json
 import math
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -319,8 +320,10 @@ def _restore(trainer: Trainer, checkpoint: Path, cfg: RunConfig, steps_per_epoch
         trainer.load_state_dict(state)
         trainer.scheduler = scheduler
         if scheduler is not None:
-            for _ in range(trainer.step):  # the new schedule, fast-forwarded to where training stands
-                scheduler.step()
+            with warnings.catch_warnings():  # torch warns of steps before any optimizer step: here that is the point
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+                for _ in range(trainer.step):  # the new schedule, fast-forwarded to where training stands
+                    scheduler.step()
         trainer.should_stop, trainer.stop_reason = False, ""
         for callback in trainer.callbacks:
             if isinstance(callback, EarlyStopping):
