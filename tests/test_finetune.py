@@ -53,7 +53,7 @@ def test_digits_start_from_the_clothing_model_with_a_new_head_and_its_statistics
             assert torch.allclose(after[name], before[name], atol=1e-6)
     assert run.info["mean"] == source.info["mean"] and run.info["std"] == source.info["std"]  # kept, not recomputed
     record = run.results["init_from"]
-    assert record["new_parameters"] == ["head.bias", "head.weight"] and record["body_lr_factor"] == 0.1
+    assert record["new_parameters"] == ["head.bias", "head.weight"] and record["body_lr_factor"] == 1.0
     assert run.config["model"] == "lenet5" and run.config["init_from"] == str(source.path)
     recomputed = striate.train(init_from=str(source.path), data="digits?size=28", out=str(tmp_path),
                                init_preprocessing="recompute", **SMALL)
@@ -89,17 +89,17 @@ def test_frozen_parameters_stay_put_until_unfrozen(source, tmp_path):
                not n.startswith("head."))
 
 
-def test_the_body_learns_at_a_tenth_of_the_heads_rate(source, tmp_path):
+def test_the_body_can_learn_at_a_tenth_of_the_heads_rate(source, tmp_path):
     snapshots = Snapshots()
     striate.train(init_from=str(source.path), data="digits?size=28", out=str(tmp_path), callbacks=[snapshots],
-                  **SMALL)
+                  body_lr_factor=0.1, **SMALL)
     lrs = snapshots.first_lrs
     assert len(lrs) == 4  # body and head, each with and without weight decay
     assert sorted(lrs) == pytest.approx([lrs[1] * 0.1, lrs[1] * 0.1, lrs[1], lrs[1]] if lrs[1] > lrs[0] else
                                         [lrs[0] * 0.1, lrs[0] * 0.1, lrs[0], lrs[0]], rel=1e-9)
     plain = Snapshots()
-    striate.train(init_from=str(source.path), data="digits?size=28", out=str(tmp_path), body_lr_factor=1.0,
-                  callbacks=[plain], **SMALL)
+    striate.train(init_from=str(source.path), data="digits?size=28", out=str(tmp_path), callbacks=[plain],
+                  **SMALL)  # one rate for all by default
     assert len(set(plain.first_lrs)) == 1
 
 

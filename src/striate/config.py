@@ -104,9 +104,8 @@ class RunConfig(BaseModel):
                                                        "e.g. features.3 (names: striate summary)")
     unfreeze_after: int | None = Field(None, ge=1, description="let the frozen parameters train after this many "
                                                                "epochs")
-    body_lr_factor: float | None = Field(None, gt=0, le=1, description="the learning rate of everything but the head, "
-                                                                       "as a fraction of lr (default: 0.1 with "
-                                                                       "--init-from, else 1)")
+    body_lr_factor: float = Field(1.0, gt=0, le=1, description="the learning rate of everything but the head, as a "
+                                                               "fraction of lr (discriminative rates, e.g. 0.1)")
     init_preprocessing: Literal["keep", "recompute"] = Field(
         "keep", description="with --init-from: keep the source run's normalisation statistics, or recompute them")
     out: str = Field("runs", description="folder that holds run folders")
@@ -134,8 +133,6 @@ class RunConfig(BaseModel):
             updates["lr"] = DEFAULT_LR[self.optimizer]
         if self.weight_decay is None:
             updates["weight_decay"] = DEFAULT_WEIGHT_DECAY[self.optimizer]
-        if self.body_lr_factor is None:
-            updates["body_lr_factor"] = 0.1 if self.init_from else 1.0
         return self.model_copy(update=updates)
 
     @property

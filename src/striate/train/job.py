@@ -535,7 +535,7 @@ def _load_word_vectors(model: nn.Module, path: str, train: Dataset) -> None:
 def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     """AdamW or SGD with decoupled weight decay on weights only (not biases or normalisation parameters)."""
     groups = param_groups_for_weight_decay(model, cfg.weight_decay)
-    if cfg.body_lr_factor is not None and cfg.body_lr_factor != 1.0:  # discriminative rates: the body learns slower
+    if cfg.body_lr_factor != 1.0:  # discriminative rates: the body learns slower than the head
         groups = finetune.parameter_groups(model, groups, finetune.head_parameter_names(model), cfg.body_lr_factor)
         for group in groups:
             group["lr"] = cfg.effective_lr * group["lr_factor"]
