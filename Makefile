@@ -10,6 +10,7 @@ demo: setup data
 	$(BIN)/striate train
 
 test: setup data
+	@sh scripts/get-chromium.sh  # headless Chromium for the report's browser test
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -37,7 +37,7 @@ def user_errors():
 
 
 def train(config: Path | None = None, quiet: bool = False, resume: Path | None = None, **flags) -> None:
-    """Train a network and write a run folder (weights, config, metrics, plots, checkpoints).
+    """Train a network and write a run folder (weights, config, metrics, plots, report.html, checkpoints).
 
     `--resume RUN` continues an interrupted run from its last checkpoint, or a finished one with a larger `--epochs`.
     """
@@ -213,6 +213,33 @@ def explain(
             typer.echo(f"note: {explained.sources[index]}: {note} to match the model's input", err=True)
         row = loaded.task.format_prediction(explained.outputs[index], 3)
         typer.echo(f"{path}: {loaded.task.describe_prediction(row)}")
+
+
+@app.command()
+def report(run: Path = typer.Argument(..., help="run folder written by `striate train`")) -> None:
+    """Write the run's report.html again (config, layer table, curves, schedule, the task's pictures, misclassified
+    examples, filters, Grad-CAM, timing), redrawing the pictures it needs; prints its path."""
+    from striate.report import write_report
+    from striate.runs import load
+
+    with user_errors():
+        written = write_report(load(run))
+    for problem in written.problems:
+        typer.echo(f"note: could not draw {problem}", err=True)
+    typer.echo(str(written.path))
+
+
+@app.command()
+def compare(
+    runs: list[Path] = typer.Argument(..., help="two or more run folders written by `striate train`"),
+    out: Path = typer.Option(Path("compare.html"), "--out", help="the page to write"),
+) -> None:
+    """One page setting several runs side by side: their curves overlaid, the settings that differ and the final
+    metrics; prints its path."""
+    from striate.report import write_comparison
+
+    with user_errors():
+        typer.echo(str(write_comparison(runs, out)))
 
 
 def _no_inputs(method: str) -> StriateError:

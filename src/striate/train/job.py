@@ -23,7 +23,8 @@ from striate.data.augment import build_augmentation
 from striate.errors import ConfigError, DataError, RunFolderError, ShapeError, did_you_mean
 from striate.models.resolve import check_model_name, model_for_data
 from striate.regularizers import MaxNorm, WeightPenalty, param_groups_for_weight_decay
-from striate.report import plot_augmentations, plot_curves
+from striate.report import plot_augmentations
+from striate.report.page import draw_pictures, write_report
 from striate.runs import INCOMPLETE, Run, check_run_name, mark_complete, mark_incomplete, new_run_dir, save_model
 from striate.tasks import TASKS, Task, create_task
 from striate.train import distributed, finetune
@@ -40,8 +41,8 @@ def train(config: RunConfig | str | Path | None = None, *, resume: str | Path | 
 
     The phases, each a function below: resolve and check the options (`_prepare`), load the data (`load_splits`),
     build the task and the model from the data's description (`build_task`, `build_for_data`), then a run folder,
-    loaders and the trainer, `fit`, and `_finish` (test evaluation, weights, results, plots, table). A checkpoint is
-    written after every epoch (and every `checkpoint_every` steps) into the run folder's `checkpoints/`.
+    loaders and the trainer, `fit`, and `_finish` (test evaluation, weights, results, plots, report.html, table). A
+    checkpoint is written after every epoch (and every `checkpoint_every` steps) into the run folder's `checkpoints/`.
 
     With `nproc` > 1 the job runs in that many processes launched through torchrun (data parallel, see
     `striate.train.distributed`); started by torchrun itself, this process is one of them, and only rank 0 returns
@@ -417,7 +418,8 @@ def _check_data_options(cfg: RunConfig, splits: Splits, console: Console, quiet:
 def _finish(cfg: RunConfig, run_dir: Path, trainer: Trainer, history: list[dict[str, float]],
             test: tuple[dict[str, float], dict[str, Any]], splits: Splits, architecture: dict[str, Any], started: float,
             console: Console, quiet: bool, extra: dict[str, Any] | None = None) -> Run:
-    """Write the weights, model.json, results.json (with the test metrics and state `test`) and the pictures."""
+    """Write the weights, model.json, results.json (with the test metrics and state `test`) and the pictures; then,
+    with the run complete, report.html."""
     task, model = trainer.task, trainer.model
     test_metrics, state = test
     save_model(run_dir, model, architecture, {**splits.train.describe(), "tta": cfg.tta, "task": task.describe()})
@@ -432,13 +434,28 @@ def _finish(cfg: RunConfig, run_dir: Path, trainer: Trainer, history: list[dict[
                "train_examples": len(splits.train), "test_examples": len(splits.test),
                "test_details": task.details(state), **(extra or {})}
     atomic_write_json(run_dir / "results.json", results)
-    plot_curves(history, run_dir / "curves.png", metric=task.monitor)
     headline = ", ".join(f"{label} {value}" for label, value in task.summary_rows(test_metrics)[:1])
-    task.plots(state, run_dir, title=f"{cfg.model} on {cfg.data}: test {headline}")
+    pictures, problems = draw_pictures(run_dir, history, task, state, f"{cfg.model} on {cfg.data}: test {headline}")
     mark_complete(run_dir)  # last: only now do `evaluate`, `predict` and `load` take the folder as a finished run
+    run = Run(run_dir, trainer.device)
+    _write_report(run, splits.test, pictures, problems, console)
     if not quiet:
         console.print(results_table(results, run_dir, task))
-    return Run(run_dir, trainer.device)
+    return run
+
+
+def _write_report(run: Run, test: Dataset, pictures: list[Path], problems: list[str], console: Console) -> None:
+    """report.html, written once the run is complete: nothing in it can lose the run; what it could not draw is
+    said on the page and here."""
+    from rich.markup import escape
+
+    try:
+        problems = write_report(run, test=test, task_pictures=pictures, problems=problems).problems
+    except Exception as error:  # the run is complete and kept; `striate report` writes the page again
+        problems = [f"report.html: {type(error).__name__}: {error}; the run is complete, `striate report {run.path}` "
+                    "tries again"]
+    for problem in problems:
+        console.print(f"[yellow]note:[/] could not draw {escape(problem)}", highlight=False)
 
 
 def make_trainer(cfg: RunConfig, model: nn.Module, task: Task, steps_per_epoch: int, device: torch.device,

@@ -1,8 +1,11 @@
 """Pictures of a run: learning curves, the confusion matrix, per-label scores and predicted-against-true scatter
-(matplotlib, written atomically)."""
+(matplotlib, written atomically); and the report's own figures (the learning-rate schedule, several runs' curves
+overlaid, misclassified series), which go into the page as PNG bytes instead of files."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,16 @@ def _save(figure, path: str | Path) -> Path:
         return atomic_write(path, write)
     finally:
         _pyplot().close(figure)
+
+
+def figure_png(figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (for embedding), closed afterwards."""
+    buffer = io.BytesIO()
+    try:
+        figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    finally:
+        _pyplot().close(figure)
+    return buffer.getvalue()
 
 
 def plot_curves(history: list[dict[str, float]], path: str | Path, metric: str = "accuracy") -> Path:
@@ -125,3 +138,70 @@ def plot_scatter(true: np.ndarray, predicted: np.ndarray, names: list[str], path
         axis.legend(loc="upper left")
     figure.suptitle(title or "test predictions", fontsize=10)
     return _save(figure, path)
+
+
+def draw_schedule(rates: Sequence[Sequence[float]], steps_per_epoch: int, logged: Sequence[tuple[int, float]],
+                  trained_steps: int | None = None) -> bytes:
+    """The learning rate at every step, one line per parameter group with its own rate (`rates[g][step]`), the rates
+    training logged at each epoch's end as dots on it, and where training stopped when that was before the end."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(7.5, 3.2))
+    steps = np.arange(len(rates[0]))
+    for group, values in enumerate(rates):
+        label = "learning rate" if len(rates) == 1 else f"parameter group {group}"
+        axis.plot(steps, values, lw=1.5, label=label)
+    if logged:
+        axis.plot(*zip(*logged, strict=True), "o", ms=4, color="black", label="logged at epoch ends (group 0)")
+    if trained_steps is not None and 0 < trained_steps < len(steps) - 1:
+        axis.axvline(trained_steps, color="tab:red", ls="--", lw=1, label="training stopped")
+    axis.set_xlabel(f"step ({steps_per_epoch:,} per epoch)")
+    axis.set_ylabel("learning rate")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    return figure_png(figure)
+
+
+def draw_overlaid_curves(histories: dict[str, list[dict[str, float]]], metrics: Sequence[str]) -> bytes:
+    """Several runs' `metrics` per epoch on shared axes: one colour per run, validation solid, training dashed."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for axis, metric in zip(axes[0], metrics, strict=True):
+        for number, (name, history) in enumerate(histories.items()):
+            epochs = [row["epoch"] for row in history]
+            for split, style in (("val", "-"), ("train", "--")):
+                values = [row.get(f"{split}_{metric}") for row in history]
+                if any(v is not None for v in values):
+                    axis.plot(epochs, values, style, color=colours[number % len(colours)], marker="o", ms=3,
+                              label=f"{name} ({'validation' if split == 'val' else 'training'})")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.set_title(metric)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    return figure_png(figure)
+
+
+def draw_series(series: Sequence[np.ndarray], titles: Sequence[str], columns: int = 4,
+                heat: Sequence[np.ndarray] | None = None) -> bytes:
+    """Small plots of series `(C, L)`, one panel each with its title; with `heat` `(L,)` per series, the band under
+    the lines is coloured by it (Grad-CAM over time)."""
+    plt = _pyplot()
+    rows = -(-len(series) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 1.7 * rows), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.set_xticks([])
+        axis.set_yticks([])
+        if index >= len(series):
+            axis.axis("off")
+            continue
+        for values in np.asarray(series[index], dtype=np.float64):
+            axis.plot(values, lw=0.9)
+        if heat is not None:
+            low, high = axis.get_ylim()
+            band = np.asarray(heat[index], dtype=np.float64)[None, :]
+            axis.imshow(band / max(float(band.max()), 1e-12), cmap="jet", vmin=0, vmax=1, aspect="auto", alpha=0.35,
+                        extent=(0, band.shape[1] - 1, low, high), interpolation="nearest")
+        axis.set_title(titles[index], fontsize=7)
+    figure.tight_layout(pad=0.4)
+    return figure_png(figure)
