@@ -5,7 +5,7 @@ random weights. Here the source run gives its architecture (unless `--model` nam
 its preprocessing statistics; the head is replaced when the classes or the task differ (or when asked), parameters can
 be frozen by name and unfrozen after some epochs, and the pre-trained body can learn more slowly than the new head
 (discriminative learning rates, Howard & Ruder 2018; by option: from Fashion-MNIST to digits a tenth of the rate cost
-5 points of accuracy against one rate for all, `benchmarks/finetune.py`).
+6.7 points of accuracy against one rate for all, `benchmarks/finetune.py`).
 
 Everything here is plumbing over torch (`state_dict`, `requires_grad`, optimizer parameter groups); the one contract
 it relies on is the zoo's: every model's final layer is its `head` (`reset_classifier` replaces it).
