@@ -27,6 +27,8 @@ h2 { font-size: 17px; margin: 4px 0 8px; }
 h3 { font-size: 14px; margin: 12px 0 6px; }
 p.note { color: #555; margin: 4px 0 8px; }
 p.failed { color: #a4001d; background: #fff0f0; border-left: 3px solid #a4001d; padding: 4px 8px; }
+.row { display: flex; flex-wrap: wrap; gap: 8px 24px; align-items: flex-start; }
+details summary { cursor: pointer; color: #555; margin: 8px 0 4px; }
 .cards { display: flex; flex-wrap: wrap; gap: 10px; }
 .card { border: 1px solid #e1e4ea; border-radius: 6px; padding: 6px 12px; min-width: 120px; }
 .card .label { color: #666; font-size: 12px; }
@@ -37,7 +39,8 @@ th { background: #f0f2f6; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: 600; border-top: 2px solid #c9ced8; }
 img { max-width: 100%; height: auto; }
-img.figure { max-width: 920px; }
+img.figure { max-width: 760px; }
+.row img.figure { max-width: 560px; }
 img.pixels { image-rendering: pixelated; }
 .tiles { display: flex; flex-wrap: wrap; gap: 8px; }
 figure.tile { margin: 0; text-align: center; font-size: 11px; width: 92px; }
@@ -129,6 +132,11 @@ def rich_table(source, css_id: str = "") -> str:
     caption = paragraph(plain(source.caption)) if source.caption else ""
     identifier = f' id="{esc(css_id)}"' if css_id else ""
     return f"{title}<table{identifier}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{caption}"
+
+
+def side_by_side(*parts: str) -> str:
+    """Parts in one row where the window is wide enough, one under the other where it is not."""
+    return '<div class="row">' + "".join(f"<div>{part}</div>" for part in parts) + "</div>"
 
 
 def cards(items: Iterable[tuple[str, str, str]]) -> str:

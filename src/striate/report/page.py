@@ -203,7 +203,7 @@ def _summary(sources: _Sources) -> str:
     shown = [(key, value) for key, value in results.items() if key != "test_details"]
     table = html.table(["results.json", "value"], [(key, _shown(value)) for key, value in shown], [False, True],
                        [{"key": key, "value": json.dumps(value)} for key, value in shown], css_id="results")
-    return html.cards(cards) + table
+    return html.cards(cards) + f"<details><summary>everything in results.json</summary>{table}</details>"
 
 
 def _shown(value: object) -> str:
@@ -279,7 +279,8 @@ def _test_results(sources: _Sources) -> str:
     details = run.results.get("test_details")
     body = "".join(html.image(path, path.stem, "figure") for path in sources.task_pictures if Path(path).is_file())
     table = run.task.details_table(details) if details else None
-    return (body or html.paragraph("The task draws no picture.")) + (html.rich_table(table, "details") if table else "")
+    return html.side_by_side(body or html.paragraph("The task draws no picture."),
+                             html.rich_table(table, "details") if table else "")
 
 
 def _confused(sources: _Sources) -> str | None:
