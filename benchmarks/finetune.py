@@ -12,14 +12,17 @@ batch order and the new head change with the seed); the table gives mean and sta
 
     python benchmarks/finetune.py                          # images and series, 5 seeds (about 15 minutes)
     python benchmarks/finetune.py --parts images --seeds 2 --epochs 5 --source-epochs 1   # smoke test
+    python benchmarks/finetune.py --report benchmarks/results/finetune-....json --plot docs/finetune.png
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import striate
 from _common import machine, markdown_table, save
@@ -87,6 +90,36 @@ def summary(rows: list[dict], variants: list[str]) -> str:
     return markdown_table(["setting", "start", "seeds", "test accuracy", "gain", "better than scratch"], table)
 
 
+def plot(rows: list[dict], variants: list[str], path: Path) -> Path:
+    """Mean test accuracy with the seeds' standard deviation, per setting and start, as a small bar chart."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    settings = list(dict.fromkeys(row["setting"] for row in rows))
+    keys = ["scratch", *variants]
+    labels = {"scratch": "from scratch", **{v: f"fine-tuned (body lr x{v.split('/')[0]}, {v.split('/')[1]} "
+                                              "statistics)" for v in variants}}
+    figure, axes = plt.subplots(1, len(settings), figsize=(3.4 * len(settings), 3.2), squeeze=False)
+    for axis, setting in zip(axes[0], settings, strict=True):
+        chosen = [row for row in rows if row["setting"] == setting]
+        means = [100 * statistics.mean(row[key] for row in chosen) for key in keys]
+        spreads = [100 * statistics.stdev(row[key] for row in chosen) if len(chosen) > 1 else 0 for key in keys]
+        bars = axis.bar(range(len(keys)), means, yerr=spreads, capsize=3, color=["#999999", "#1f77b4", "#4c9be8",
+                                                                                 "#d62728"][: len(keys)])
+        axis.set_title(setting, fontsize=9)
+        axis.set_xticks([])
+        axis.set_ylim(max(0, min(means) - 10), 100)
+        axis.set_ylabel("test accuracy (%)", fontsize=8)
+        axis.tick_params(labelsize=8)
+    figure.legend(bars, [labels[key] for key in keys], loc="lower center", ncol=2, fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.14, 1, 1))
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", default=["images", "series"], choices=["images", "series"])
@@ -96,7 +129,15 @@ def main() -> None:
     parser.add_argument("--series-epochs", type=int, default=200, help="epochs on OSULeaf and on ArrowHead")
     parser.add_argument("--variants", nargs="+", default=["0.1/keep", "1/keep", "1/recompute"],
                         help="fine-tuning settings BODY_LR_FACTOR/PREPROCESSING (keep | recompute) to compare")
+    parser.add_argument("--plot", type=Path, help="also draw the results as a bar chart into this PNG")
+    parser.add_argument("--report", type=Path, help="print (and --plot) a saved results JSON again, without running")
     args = parser.parse_args()
+    if args.report:
+        saved = json.loads(args.report.read_text())
+        print(summary(saved["rows"], saved["args"]["variants"]))
+        if args.plot:
+            print(f"drew {plot(saved['rows'], saved['args']['variants'], args.plot)}")
+        return
     rows = []
     with tempfile.TemporaryDirectory(prefix="striate-finetune-") as out:
         if "images" in args.parts:
@@ -105,7 +146,10 @@ def main() -> None:
             rows += series(args, out)
     table = summary(rows, args.variants)
     print(table)
-    print(f"saved {save('finetune', {'machine': machine(), 'args': vars(args), 'rows': rows, 'table': table})}")
+    arguments = {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}
+    print(f"saved {save('finetune', {'machine': machine(), 'args': arguments, 'rows': rows, 'table': table})}")
+    if args.plot:
+        print(f"drew {plot(rows, args.variants, args.plot)}")
 
 
 if __name__ == "__main__":
