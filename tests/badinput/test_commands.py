@@ -272,6 +272,13 @@ TRAIN_ROWS = [
 ]
 
 RUN_ROWS = [
+    (["report", "/nope"], r"Run folder not found: expected a folder written by `striate train` at /nope, found "
+                          r"nothing there"),
+    (["report", "{f}"], r"is not a run folder: expected model\.json, model\.safetensors, config\.yaml"),
+    (["report", "{f}/afile"], r"Run folder not found: .*afile, found a file there"),
+    (["compare", "{run}"], r"Invalid runs for `compare`: expected at least two run folders, received 1"),
+    (["compare", "{run}", "/nope"], r"Run folder not found: expected a folder written by `striate train` at /nope"),
+    (["compare"], r"Missing argument"),
     # evaluate, predict and summary read run folders: missing, not a run, interrupted, edited or damaged
     (["evaluate", "/nope"], r"Run folder not found: expected a folder written by `striate train` at /nope, found "
                             r"nothing there"),
