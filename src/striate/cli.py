@@ -122,18 +122,55 @@ train.__annotations__ = {p.name: p.annotation for p in train.__signature__.param
 app.command()(train)
 
 
+ENGINE_OPTION = typer.Option("auto", "--engine", help="torch, onnx (onnxruntime on RUN/model.onnx, exported first "
+                                                       "when missing or stale) or auto (onnx, else torch with a note)")
+
+
+def _engine_notes(run) -> None:
+    for note in run.engine_notes:
+        typer.echo(f"note: {note}", err=True)
+
+
+@app.command("export")
+def export_command(
+    run: Path = typer.Argument(..., help="run folder written by `striate train`"),
+    format: str = typer.Option("onnx", "--format", help="onnx"),
+    dynamic_batch: bool = typer.Option(False, "--dynamic-batch", help="any batch size [a fixed batch of 2]"),
+    opset: int | None = typer.Option(None, "--opset", help="ONNX opset [18]"),
+    quantize: str | None = typer.Option(None, "--quantize", help="int8: also write MODEL.int8.onnx, with its test "
+                                                                 "accuracy and speed against the float model"),
+    out: Path | None = typer.Option(None, "--out", help="the file to write [RUN/model.onnx]"),
+) -> None:
+    """Export a run to ONNX with its preprocessing and test-time augmentation inside the graph, check it against
+    PyTorch on a random batch and on the run's test samples, and write it only when the check passes."""
+    from striate.export import export_run
+    from striate.runs import load
+
+    with user_errors():
+        exported = export_run(load(run), out, format=format, opset=opset, dynamic_batch=dynamic_batch,
+                              quantize=quantize)
+    for line in exported.check.lines():
+        typer.echo(line)
+    if exported.quantized:
+        typer.echo(exported.quantized["summary"])
+    typer.echo(f"{exported.path}: opset {exported.opset}, {'dynamic' if exported.dynamic_batch else 'fixed'} batch, "
+               f"exported and checked in {exported.seconds:.1f} s")
+
+
 @app.command()
 def evaluate(
     run: Path = typer.Argument(..., help="run folder written by `striate train`"),
     data: str | None = typer.Option(None, help="dataset to evaluate on [the run's own test data]"),
     as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
+    engine: str = ENGINE_OPTION,
 ) -> None:
     """The task's test metrics for a trained run, with a per-class, per-label or per-target table."""
     from striate.runs import load
 
     with user_errors():
-        loaded = load(run)
+        loaded = load(run, engine=engine)
         metrics = loaded.evaluate(data)
+    _engine_notes(loaded)
     task = loaded.task
     if as_json:
         typer.echo(json.dumps({key: value for key, value in metrics.items() if key != "confusion"}, indent=2))
@@ -152,13 +189,15 @@ def predict(
                                                  "files of series (series runs)"),
     top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="classes to show per input"),
     as_json: bool = typer.Option(False, "--json", help="print the predictions as JSON"),
+    engine: str = ENGINE_OPTION,
 ) -> None:
     """Predictions for new inputs: top-k classes, present labels, or values, by the run's task."""
     from striate.runs import load
 
     with user_errors():
-        loaded = load(run)
+        loaded = load(run, engine=engine)
         predictions = loaded.predict(_cli_inputs(inputs, loaded.input_kind), top_k=top_k)
+    _engine_notes(loaded)
     if as_json:
         typer.echo(json.dumps(predictions, indent=2))
         return

@@ -32,6 +32,7 @@ from striate.errors import ConfigError, RunFolderError, StriateError, found_at
 
 if TYPE_CHECKING:
     from striate.data.preprocess import Pipeline, Preprocess
+    from striate.export import Engine
     from striate.tasks import Task
 
 RUN_FORMAT = "striate.run/1"
@@ -120,10 +121,13 @@ class Run:
         info: the contents of `model.json`.
         config: the resolved run configuration (a dict).
         results: test metrics and timings from `results.json` (empty if absent).
+        engine: what `predict_proba`, `predict` and `evaluate` run on: "torch", "onnx" or "auto" (see
+            `striate.export.create_engine`); `engine_notes` says what choosing it did (an export, a fallback).
     """
 
-    def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu", engine: str = "torch"):
         self.path = Path(path)
+        self.engine_name = engine
         check_run_dir(self.path)
         self.info = _read_json(self.path / "model.json")
         if not isinstance(self.info, dict) or self.info.get("format") != RUN_FORMAT:
@@ -204,14 +208,23 @@ class Run:
 
         return Pipeline(self.preprocessor, self.model, self.tta)
 
-    @torch.inference_mode()
+    @cached_property
+    def engine(self) -> Engine:
+        """The inference engine (`striate.export.Engine`) the run's predictions and evaluations go through."""
+        from striate.export import create_engine
+
+        engine, self._engine_notes = create_engine(self, self.engine_name)
+        return engine
+
+    @property
+    def engine_notes(self) -> list[str]:
+        """What choosing the engine did (an export written, a fallback to torch and why)."""
+        engine = self.engine
+        return [*self._engine_notes, *getattr(engine, "notes", [])]
+
     def outputs(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """The task's predictions `(N, K)` (probabilities, scores or values) for raw inputs `(N, *input_shape)`."""
-        from striate.models._base import output_kind
-
-        kind = output_kind(self.model)
-        chunks = [self.task.predict(self.pipeline(part), kind).cpu() for part in torch.split(x, batch_size)]
-        return torch.cat(chunks) if chunks else torch.zeros(0, len(self.classes))
+        return self.engine.predict_proba(x, batch_size)
 
     def predict_proba(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """Class probabilities (classification), label probabilities (multi-label) or values (regression) `(N, K)`."""
@@ -346,6 +359,7 @@ def _load_weights(path: Path) -> dict[str, torch.Tensor]:
         raise RunFolderError(f"Cannot read weights {path}: expected a safetensors file ({error}).") from None
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> Run:
-    """Load a run folder written by `striate train` (see the module docstring for its layout)."""
-    return Run(path, device)
+def load(path: str | Path, device: str | torch.device = "cpu", engine: str = "torch") -> Run:
+    """Load a run folder written by `striate train` (see the module docstring for its layout); `engine` is what its
+    predictions and evaluations run on ("torch", "onnx" or "auto", see `striate.export.create_engine`)."""
+    return Run(path, device, engine)
