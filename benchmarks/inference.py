@@ -10,10 +10,17 @@ are Fashion-MNIST test images normalised as striate does. After warm-up each rep
 about --rep-seconds; the variants alternate within each repetition; figures are medians over the repetitions. Torch
 and ONNX Runtime use the same number of threads.
 
+With --engines, each trained run folder of --runs is measured instead through striate's own inference engines
+(`--engine torch` and `--engine onnx`, `striate.export`), as `striate predict` and `striate evaluate` use them:
+`predict` on one PNG file (latency, ms) and on 256 PNG files (samples/s, decoding included), `predict_proba` on 256
+raw test samples, and `evaluate` over the run's whole test split (samples/s); the export the onnx engine runs is made
+and checked once, before timing (its seconds are reported apart).
+
     python benchmarks/inference.py                                   # lenet5, fresh weights
     python benchmarks/inference.py --models lenet5 convnet resnet20 --reps 9
     python benchmarks/inference.py --runs runs/lenet5-fashion-mnist  # a trained run folder
     python benchmarks/inference.py --reps 3 --rep-seconds 0.1 --no-compile   # smoke test
+    python benchmarks/inference.py --engines --runs runs/lenet5-fashion-mnist  # striate's engines, predict + evaluate
 """
 
 from __future__ import annotations
@@ -135,11 +142,62 @@ def parity(variants: dict, batch: int) -> dict[str, float]:
     return diffs
 
 
+def engine_worker(args: argparse.Namespace) -> dict:
+    """Seconds per call of predict and evaluate through each engine (repetitions alternate the engines)."""
+    import torch
+    from PIL import Image
+
+    import striate
+    from striate.evaluate import evaluate_run
+    from striate.export import OnnxEngine, TorchEngine, export_run, sample_inputs
+
+    run = striate.load(args.worker)
+    start = time.perf_counter()
+    exported = export_run(run, dynamic_batch=True, write=False)
+    export_seconds = time.perf_counter() - start
+    engines = {"torch": TorchEngine(run), "onnx": OnnxEngine(run, exported.model)}
+    x = sample_inputs(run, 256)
+    with tempfile.TemporaryDirectory() as folder:
+        files = []
+        for index, image in enumerate(x):
+            files.append(Path(folder) / f"{index}.png")
+            Image.fromarray(image.numpy().transpose(1, 2, 0).squeeze(-1)).save(files[-1])
+        tasks = {"predict 1 file": (lambda: run.predict(files[:1]), 1),
+                 "predict 256 files": (lambda: run.predict(files), len(files)),
+                 "predict_proba 256 samples": (lambda: run.predict_proba(x), len(x)),
+                 "evaluate test split": (lambda: evaluate_run(run, engine=run.engine), None)}
+        examples = len(sample_inputs(run, 10**9))
+        seconds = {name: {engine: [] for engine in engines} for name in tasks}
+        for _ in range(args.reps + 1):  # the first repetition warms up
+            for name, (call, _) in tasks.items():
+                for engine_name, engine in engines.items():
+                    run.__dict__["engine"] = engine
+                    start = time.perf_counter()
+                    call()
+                    seconds[name][engine_name].append(time.perf_counter() - start)
+    samples = {name: count or examples for name, (_, count) in tasks.items()}
+    return {"model": args.worker, "source": f"trained run {args.worker} ({run.info['architecture']['name']})",
+            "threads": torch.get_num_threads(), "export_seconds": export_seconds, "check": exported.check.lines(),
+            "samples": samples, "seconds": {n: {e: v[1:] for e, v in by.items()} for n, by in seconds.items()}}
+
+
+def engine_rows(result: dict) -> list[list]:
+    rows = []
+    for name, by_engine in result["seconds"].items():
+        torch_s, onnx_s = median(by_engine["torch"]), median(by_engine["onnx"])
+        count = result["samples"][name]
+        rates = [f"{s * 1000:.2f} ms" if count == 1 else f"{count / s:,.0f} samples/s" for s in (torch_s, onnx_s)]
+        rows.append([f"run {Path(result['model']).name}", name, count, *rates, f"{torch_s / onnx_s:.2f}"])
+    return rows
+
+
 def worker(args: argparse.Namespace) -> dict:
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.engines:
+        return engine_worker(args)
     model, x, source = load_target(args.worker, max(args.batch_sizes))
     with tempfile.TemporaryDirectory() as workdir:
         variants, facts = build_variants(model, x, args, workdir)
@@ -214,6 +272,8 @@ def main() -> None:
     parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip torch.compile")
     parser.add_argument("--no-onnx", dest="onnx", action="store_false", help="skip the ONNX export")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per worker process")
+    parser.add_argument("--engines", action="store_true", help="striate's torch and onnx engines on the --runs: "
+                                                               "predict and evaluate side by side")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -224,6 +284,8 @@ def main() -> None:
     forwarded = [*sys.argv[1:]]
     results, rows = [], []
     models = args.models if args.models is not None else ([] if args.runs else ["lenet5"])
+    if args.engines:
+        models = []
     for target in [*models, *args.runs]:
         try:
             result = run_worker(["--worker", target, *forwarded], timeout=args.timeout, script="inference.py")
@@ -231,13 +293,21 @@ def main() -> None:
             print(f"  {target} failed: {str(error).splitlines()[1:2]}", flush=True)
             continue
         results.append(result)
+        if args.engines:
+            rows += engine_rows(result)
+            print(f"  {target}: {result['source']}, {result['threads']} threads, export and check "
+                  f"{result['export_seconds']:.1f} s; " + "; ".join(result["check"]), flush=True)
+            continue
         rows += rows_for(result)
         print(f"  {target}: {result['source']}, {result['parameters']:,} parameters, {result['threads']} threads"
               + (f", ONNX via {result['onnx']['exporter']} on {result['onnx']['providers'][0]}" if "onnx" in result
                  else ""), flush=True)
-    text = markdown_table(["model", "batch", "backend", "images/s", "vs eager", "notes"], rows)
+    headers = (["run", "command", "samples", "--engine torch", "--engine onnx", "onnx vs torch"] if args.engines
+               else ["model", "batch", "backend", "images/s", "vs eager", "notes"])
+    text = markdown_table(headers, rows)
     print("\n" + text)
-    path = save("inference", {"args": vars(args), "machine": info, "results": results, "table": text})
+    payload = {"args": vars(args), "machine": info, "results": results, "table": text}
+    path = save("inference-engines" if args.engines else "inference", payload)
     print(f"\nsaved {path}")
 
 

@@ -392,6 +392,9 @@ class OnnxEngine(Engine):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.log_severity_level = 3
+        # Idle pool threads sleep instead of spinning: spinning would take the cores from the torch work, data
+        # loading and other requests that run between calls.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         source = model if isinstance(model, bytes) else str(model)
         self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         size = self.session.get_inputs()[0].shape[0]
