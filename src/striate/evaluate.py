@@ -42,8 +42,8 @@ def evaluate_run(run: Run, data: str | None = None, batch_size: int = 1024,
     from raw inputs; PyTorch and ONNX Runtime go through this same loop. Returns the metrics (e.g. `loss`,
     `accuracy`), the task's details (e.g. `per_class`, `confusion`), `examples` and `data`.
     """
+    engine = engine or run.engine  # first: an unknown engine fails before any data is read
     test, spec = test_split(run, data)
-    engine = engine or run.engine
     loader = BatchLoader(test, batch_size, device="cpu", preprocess=_Raw())
     metrics, state = evaluate_model(EngineModule(engine, run.model), run.task, loader)
     return {**metrics, **run.task.details(state), "examples": len(test), "data": spec, "engine": engine.name}

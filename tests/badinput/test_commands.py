@@ -310,6 +310,18 @@ RUN_ROWS = [
     (["evaluate", "{text}", "--data", "digits"], r"has input_kind 'image' but the training data has 'tokens'"),
     (["evaluate", "{run}", "extra"], r"Got unexpected extra argument\(s\) \(extra\)"),
     (["evaluate"], r"Missing argument 'run'"),
+    # export and the inference engines
+    (["export", "/nope"], r"Run folder not found: expected a folder written by `striate train` at /nope"),
+    (["export", "{noweights}"], r"is incomplete: missing model\.safetensors"),
+    (["export", "{incomplete}"], r"is incomplete: its training did not finish"),
+    (["export", "{run}", "--format", "tflite"], r"Unknown export format 'tflite': expected one of onnx\.$"),
+    (["export", "{run}", "--format", "onnxx"], r"Unknown export format 'onnxx': .* Did you mean `onnx`\?"),
+    (["export", "{run}", "--opset", "11"], r"Invalid `--opset` 11: torch's exporter writes opsets 18 to 2\d\."),
+    (["export", "{run}", "--opset", "abc"], r"Invalid value for '--opset'"),
+    (["export", "{run}", "--quantize", "int4"], r"Invalid `--quantize` 'int4': expected one of int8\."),
+    (["evaluate", "{run}", "--engine", "tensorrt"], r"Unknown engine 'tensorrt': expected one of torch, onnx, auto\."),
+    (["predict", "{run}", "{f}/ok.png", "--engine", "onnxx"], r"Unknown engine 'onnxx': .* Did you mean `onnx`\?"),
+    (["predict", "{incomplete}", "{f}/ok.png", "--engine", "onnx"], r"is incomplete: its training did not finish"),
     # predict
     (["predict", "{run}", "/nope.png"], r"Image not found: expected a PNG or JPEG file at /nope\.png, found nothing"),
     (["predict", "{run}", "{f}/adir"], r"Image not found: expected a PNG or JPEG file at .*adir, found a folder there"),
