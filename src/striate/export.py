@@ -344,6 +344,7 @@ class Engine:
 
     name = "engine"
     batch: int | None = None  # the only batch size a static export takes; None: any
+    width = 0  # K, the outputs per sample
 
     def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(`outputs` `(N, K)` as the loss reads them, `predictions` `(N, K)`) for one batch, on the CPU."""
@@ -360,8 +361,6 @@ class Engine:
     def _batched(self, x: torch.Tensor, batch_size: int, which: int) -> torch.Tensor:
         parts = [self.run(part)[which] for part in torch.split(x, batch_size)]
         return torch.cat(parts) if parts else torch.zeros(0, self.width)
-
-    width = 0
 
 
 class TorchEngine(Engine):
