@@ -153,14 +153,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def test_data(run: Run) -> tuple[Dataset, str]:
-    """The run's test part, rebuilt as training built it (the same steps as `evaluate_run` without `data`)."""
-    from striate.data import load_data
-    from striate.data._registry import align
+    """The run's test part, rebuilt as training built it (`striate.evaluate.test_split`, the one place that does)."""
+    from striate.evaluate import test_split
 
-    config = run.config
-    spec, seed = config.get("data", "fashion-mnist"), config.get("seed", 0)
-    splits = load_data(spec, seed=seed, split=config.get("split", "auto"), test_data=config.get("test_data"),
-                       options=config.get("data_args") or {})
-    test = splits.test.seeded_subset(config.get("test_size"), seed)
-    spec = config.get("test_data") or spec
-    return align(test, {**run.info, "vocabulary": run.vocabulary}, spec), spec
+    return test_split(run)
