@@ -324,6 +324,20 @@ RUN_ROWS = [
     (["predict", "{incomplete}", "{f}/ok.png", "--engine", "onnx"], r"is incomplete: its training did not finish"),
     # predict
     (["predict", "{run}", "/nope.png"], r"Image not found: expected a PNG or JPEG file at /nope\.png, found nothing"),
+    (["explain", "{run}", "{f}/ok.png", "--method", "gradcm"], r"Unknown explanation method `gradcm`: expected one of "
+                                                                r"gradcam, .*Did you mean `gradcam`\?"),
+    (["explain", "{run}", "{f}/ok.png", "--layer", "feature.3"],
+     r"Unknown layer `feature\.3` in model `lenet5`: expected a module name .*Did you mean `features\.3`"),
+    (["explain", "{run}", "--method", "visualize", "--layer", "features.3", "--channel", "99"],
+     r"Invalid `channel` 99 for layer `features\.3`: expected 0 to 15"),
+    (["explain", "{run}", "{f}/ok.png", "--target", "nope"], r"Unknown target class `nope`: expected a class name"),
+    (["explain", "{run}", "/nope.png"], r"Image not found: expected a PNG or JPEG file at /nope\.png"),
+    (["explain", "{run}", "{f}/text.png"], r"Cannot read image .*text\.png: expected a PNG or JPEG file"),
+    (["explain", "/nope", "{f}/ok.png"], r"Run folder not found: expected a folder written by `striate train` at "
+                                          r"/nope"),
+    (["explain", "{run}"], r"No inputs to explain: expected image files, sentences or series files"),
+    (["explain", "{run}", "{f}/ok.png", "--method", "occlusion", "--window", "0"],
+     r"Invalid value for '--window': Input should be greater than or equal to 1"),
     (["predict", "{run}", "{f}/adir"], r"Image not found: expected a PNG or JPEG file at .*adir, found a folder there"),
     (["predict", "{run}", "{f}/dangling"], r"found a link to nothing there"),
     (["predict", "{run}", "hello world"], r"Image not found: expected a PNG or JPEG file at hello world"),

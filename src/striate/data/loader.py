@@ -56,7 +56,8 @@ class BatchLoader:
         self.preprocess = preprocess.to(self.device)
 
     def __len__(self) -> int:
-        full, rest = divmod(self._rows()[1] - self._rows()[0], self.batch_size)
+        first, end = self._rows()
+        full, rest = divmod(end - first, self.batch_size)
         if self.shuffle and self.processes > 1:
             rest -= rest % self.processes  # the last global batch, trimmed to equal parts
         return full if self.drop_last or rest == 0 else full + 1

@@ -485,14 +485,14 @@ def _explaining(reported: list[tuple[int, dict[str, Any]]]) -> tuple[int, dict[s
     return (causes or reported or [None])[0]
 
 
-def handoff(**record: Any) -> None:
-    """Rank 0 of a job `--nproc` launched: tell the launcher the run folder and how training ended."""
+def handoff(run_dir: Path) -> None:
+    """Rank 0 of a job `--nproc` launched: tell the launcher the run folder (how training ended, each process says
+    through `report_failure`)."""
     path = os.environ.get(HANDOFF)
     if path:
         from striate._io import atomic_write_json
 
-        previous = json.loads(Path(path).read_text(encoding="utf-8")) if Path(path).is_file() else {}
-        atomic_write_json(path, {**previous, **record})
+        atomic_write_json(path, {"run_dir": str(run_dir)})
 
 
 # --- the launcher ----------------------------------------------------------------------------------------------------
@@ -500,7 +500,7 @@ def handoff(**record: Any) -> None:
 
 def launch(nproc: int, max_restarts: int, train_args: list[str], timeout_s: float) -> dict[str, Any]:
     """Run `striate train TRAIN_ARGS` in `nproc` local processes through torchrun's launcher (rendezvous on a free
-    local port) and wait for them; returns rank 0's record (`run_dir`, `exit_code`).
+    local port) and wait for them; returns rank 0's record (`run_dir`).
 
     Each process gets `cores // nproc` threads (`OMP_NUM_THREADS`). With `max_restarts` > 0 a failed process makes
     torchrun restart them all, and they continue from the run's last checkpoint.

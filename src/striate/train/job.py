@@ -147,7 +147,6 @@ def _train(cfg: RunConfig, world: distributed.World, device: torch.device, run_d
         return None
     run = _finish(cfg, run_dir, trainer, history, (test_metrics, state), splits, architecture, started, console,
                   quiet, {"init_from": tuning} if tuning else {})
-    distributed.handoff(exit_code=0)
     return run
 
 
@@ -174,14 +173,18 @@ def _fine_tune(cfg: RunConfig, model: nn.Module, source, task: Task, splits: Spl
     frozen = finetune.freeze(model, cfg.freeze, cfg.freeze_until) if cfg.freeze or cfg.freeze_until else []
     if cfg.unfreeze_after is not None and not frozen:
         raise ConfigError("Invalid `unfreeze_after` without frozen parameters: give --freeze or --freeze-until too.")
-    if cfg.unfreeze_after is not None and world.active:
-        raise ConfigError("Invalid `unfreeze_after` with several processes: DistributedDataParallel keeps the set of "
-                          "trained parameters fixed; train in one process, or freeze for the whole run.")
+    _check_unfreeze(cfg, world.size)
     callbacks = [finetune.Unfreeze(model, frozen, cfg.unfreeze_after)] if cfg.unfreeze_after else []
     record = finetune.describe(source, frozen, new, cfg) if source is not None else None
     if record is None and frozen:
         record = {"run": None, "frozen": frozen, "unfreeze_after": cfg.unfreeze_after}
     return record, callbacks
+
+
+def _check_unfreeze(cfg: RunConfig, processes: int) -> None:
+    if cfg.unfreeze_after is not None and processes > 1:
+        raise ConfigError("Invalid `unfreeze_after` with several processes: DistributedDataParallel keeps the set of "
+                          "trained parameters fixed; train in one process, or freeze for the whole run.")
 
 
 def _tuning_words(tuning: dict[str, Any] | None) -> str:
@@ -260,7 +263,7 @@ def _run_folder(cfg: RunConfig, world: distributed.World, run_dir: Path | None,
                                   tag)
         else:
             mark_incomplete(run_dir, tag)
-        distributed.handoff(run_dir=str(run_dir), exit_code=None, error=None)  # a restarted attempt starts afresh
+        distributed.handoff(run_dir)
         plan = json.dumps({"run_dir": str(run_dir), "checkpoint": str(checkpoint) if checkpoint else None})
     if not world.active:
         return run_dir, checkpoint
@@ -350,9 +353,7 @@ def _prepare(cfg: RunConfig) -> torch.device:
             and cfg.val_data is None:
         raise ConfigError(f"Early stopping monitors `{cfg.monitor or 'a validation metric'}` but `val_split` is 0: "
                           "set a validation split (e.g. --val-split 0.1), give --val-data, or monitor a train_ metric.")
-    if cfg.unfreeze_after is not None and cfg.nproc > 1:
-        raise ConfigError("Invalid `unfreeze_after` with several processes: DistributedDataParallel keeps the set of "
-                          "trained parameters fixed; train in one process, or freeze for the whole run.")
+    _check_unfreeze(cfg, cfg.nproc)  # here for --nproc, before any process starts; again for torchrun's processes
     seed_everything(cfg.seed)
     return device
 
