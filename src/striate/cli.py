@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from striate.errors import StriateError
+from striate.errors import ConfigError, StriateError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="striate: convolutional neural networks from data to a trained, explained model.")
@@ -205,6 +205,41 @@ def predict(
         for note in prediction["notes"]:
             typer.echo(f"note: {prediction['source']}: {note} to match the model's input", err=True)
         typer.echo(f"{prediction['source']}: {loaded.task.describe_prediction(prediction)}")
+
+
+@app.command()
+def serve(
+    run: Path = typer.Argument(..., help="run folder written by `striate train`"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on; any other than loopback needs an "
+                                                        "API key"),
+    port: int = typer.Option(8000, "--port", help="TCP port"),
+    workers: int = typer.Option(1, "--workers", help="processes, each with its own copy of the model"),
+    engine: str = ENGINE_OPTION,
+    api_key: str | None = typer.Option(None, "--api-key", envvar="STRIATE_API_KEY", show_envvar=True,
+                                       help="token every request but /healthz must carry (Authorization: Bearer)"),
+    max_batch: int = typer.Option(64, "--max-batch", help="the most inputs one forward pass takes"),
+    batch_delay_ms: float = typer.Option(2.0, "--batch-delay-ms", help="how long a pass waits for more requests "
+                                                                       "while some are arriving (0: never)"),
+    max_inputs: int = typer.Option(64, "--max-inputs", help="the most inputs one request may carry"),
+    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="the largest request body, in MiB"),
+    timeout: float = typer.Option(10.0, "--timeout", help="seconds a request may take before it is answered 503"),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="log every request"),
+) -> None:
+    """Serve a run over HTTP: a web page at /, POST /v1/predict and /v1/explain, GET /v1/model, /healthz, /docs."""
+    with user_errors():
+        try:
+            from striate.serve import Settings
+            from striate.serve import serve as run_server
+        except ImportError as error:
+            raise ConfigError(f"`striate serve` needs the packages fastapi, uvicorn and python-multipart, found no "
+                              f"{error.name}: pip install 'striate[serve]'.") from None
+    settings = Settings(str(run), engine=engine, max_batch=max_batch, batch_delay_ms=batch_delay_ms,
+                        max_inputs=max_inputs, max_upload_mb=max_upload_mb, timeout_s=timeout, api_key=api_key)
+    with user_errors():
+        from striate.runs import check_run_dir
+
+        check_run_dir(run)
+        run_server(settings, host=host, port=port, workers=workers, access_log=access_log)
 
 
 @app.command()
