@@ -338,6 +338,23 @@ RUN_ROWS = [
     (["explain", "{run}"], r"No inputs to explain: expected image files, sentences or series files"),
     (["explain", "{run}", "{f}/ok.png", "--method", "occlusion", "--window", "0"],
      r"Invalid value for '--window': Input should be greater than or equal to 1"),
+    # serve: every refusal comes before the server starts
+    (["serve", "/nope"], r"Run folder not found: expected a folder written by `striate train` at /nope"),
+    (["serve", "{incomplete}"], r"is incomplete: its training did not finish"),
+    (["serve", "{run}", "--host", "0.0.0.0"], r"Refusing to serve on 0\.0\.0\.0 without an API key: expected "
+                                              r"--api-key KEY or the environment variable STRIATE_API_KEY"),
+    (["serve", "{run}", "--host", "0.0.0.0", "--api-key", "short"],
+     r"Invalid API key: expected at least 16 characters, received 5"),
+    (["serve", "{run}", "--host", "no-such-host.invalid"], r"Invalid `--host` 'no-such-host\.invalid': expected an "
+                                                            r"address of this machine"),
+    (["serve", "{run}", "--port", "70000"], r"Invalid `--port`: expected 0 to 65535, received 70000"),
+    (["serve", "{run}", "--workers", "0"], r"Invalid `--workers`: expected a positive integer, received 0"),
+    (["serve", "{run}", "--max-batch", "0"], r"Invalid `--max-batch`: expected a positive integer, received 0"),
+    (["serve", "{run}", "--max-inputs", "-3"], r"Invalid `--max-inputs`: expected a positive integer, received -3"),
+    (["serve", "{run}", "--timeout", "0"], r"Invalid `--timeout`: expected a positive number, received 0\.0"),
+    (["serve", "{run}", "--batch-delay-ms", "-1"], r"Invalid `--batch-delay-ms`: expected 0 or more, received -1"),
+    (["serve", "{run}", "--max-upload-mb", "abc"], r"Invalid value for '--max-upload-mb'"),
+    (["serve", "{run}", "--engine", "nope"], r"Unknown engine|Invalid `--engine`"),
     (["predict", "{run}", "{f}/adir"], r"Image not found: expected a PNG or JPEG file at .*adir, found a folder there"),
     (["predict", "{run}", "{f}/dangling"], r"found a link to nothing there"),
     (["predict", "{run}", "hello world"], r"Image not found: expected a PNG or JPEG file at hello world"),

@@ -68,17 +68,26 @@ class Settings:
     def check(self) -> Settings:
         for name in ("max_batch", "max_inputs"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"Invalid `--{name.replace('_', '-')}`: expected a positive integer, received "
+                raise ConfigError(f"Invalid `{_option(name)}`: expected a positive integer, received "
                                   f"{getattr(self, name)!r}.")
         for name in ("batch_delay_ms", "max_upload_mb", "timeout_s"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0 or (value == 0 and name != "batch_delay_ms"):
-                raise ConfigError(f"Invalid `--{name.replace('_', '-')}`: expected a positive number, received "
-                                  f"{value!r}.")
+                least = "0 or more" if name == "batch_delay_ms" else "a positive number"
+                raise ConfigError(f"Invalid `{_option(name)}`: expected {least}, received {value!r}.")
         if self.api_key is not None and len(self.api_key) < 16:
             raise ConfigError(f"Invalid API key: expected at least 16 characters, received {len(self.api_key)}; "
                               "generate one with `python -c 'import secrets; print(secrets.token_urlsafe())'`.")
+        from striate.export import ENGINES
+
+        if self.engine not in ENGINES:
+            raise ConfigError(f"Unknown engine {self.engine!r}: expected one of {', '.join(ENGINES)}.")
         return self
+
+
+def _option(name: str) -> str:
+    """The `striate serve` option of a `Settings` field."""
+    return "--timeout" if name == "timeout_s" else f"--{name.replace('_', '-')}"
 
 
 # --- the model behind the routes ------------------------------------------------------------------------------------
@@ -482,29 +491,31 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
 
     settings.api_key = settings.api_key or os.environ.get(API_KEY_ENV) or None
     settings.check()
+    check_port(host, port)
     if not is_loopback(host) and not settings.api_key:
         raise ConfigError(f"Refusing to serve on {host} without an API key: expected --api-key KEY or the "
                           f"environment variable {API_KEY_ENV} (or bind to 127.0.0.1).")
     if workers < 1:
         raise ConfigError(f"Invalid `--workers`: expected a positive integer, received {workers}.")
-    check_port(host, port)
     if workers > 1 and settings.engine != "torch":  # export once here, not in every worker at the same time
         from striate.runs import load
 
         _ = load(settings.run, engine=settings.engine).engine
     if workers > 1 and not settings.threads:
         settings.threads = max(1, (os.cpu_count() or 1) // workers)
-    where = f"[{host}]" if ":" in host else host
-    print(f"Serving {settings.run} at http://{where}:{port}/ (web page), /v1/predict, /v1/explain, /docs; Ctrl-C "
-          "stops.", file=sys.stderr, flush=True)
     options = {"host": host, "port": port, "access_log": access_log, "log_level": "info",
                "timeout_graceful_shutdown": 5}
+    where = f"[{host}]" if ":" in host else host
+    announce = (f"Serving {settings.run} at http://{where}:{port}/ (web page), /v1/predict, /v1/explain, /docs; "
+                "Ctrl-C stops.")
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        app = create_app(settings)
+        print(announce, file=sys.stderr, flush=True)
+        uvicorn.run(app, **options)
     else:
         os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
+        print(announce, file=sys.stderr, flush=True)
         uvicorn.run("striate.serve.app:app_from_environment", factory=True, workers=workers, **options)
-
 
 
 def check_port(host: str, port: int) -> None:
