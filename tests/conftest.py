@@ -40,6 +40,27 @@ def fashion_arrays():
     return train_x, train_y, test_x, test_y
 
 
+@pytest.fixture(scope="session")
+def _fashion_lenet(tmp_path_factory):
+    """LeNet-5 trained 2 epochs on 3,000 Fashion-MNIST images, tested on 500 (trained once per session)."""
+    import striate
+
+    return striate.train(data="fashion-mnist", model="lenet5", epochs=2, train_size=3000, test_size=500,
+                         batch_size=64, out=str(tmp_path_factory.mktemp("shared-runs")), name="lenet", quiet=True)
+
+
+@pytest.fixture(scope="module")
+def fashion_lenet(_fashion_lenet, tmp_path_factory):
+    """A module's own copy of the session's Fashion-MNIST LeNet-5 run (exports and engines write into it)."""
+    import shutil
+
+    import striate
+
+    folder = tmp_path_factory.mktemp("runs") / "lenet"
+    shutil.copytree(_fashion_lenet.path, folder)
+    return striate.load(folder)
+
+
 @pytest.fixture
 def small_fashion(tmp_path, fashion_arrays) -> Path:
     """A folder holding a 2,000/500-image Fashion-MNIST in the original four IDX .gz files."""

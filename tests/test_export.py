@@ -37,11 +37,9 @@ onnx = pytest.importorskip("onnx")
 
 
 @pytest.fixture(scope="module")
-def lenet(tmp_path_factory):
+def lenet(fashion_lenet):
     """LeNet-5 trained 2 epochs on 3,000 Fashion-MNIST images, tested on 500."""
-    out = tmp_path_factory.mktemp("runs")
-    return striate.train(data="fashion-mnist", model="lenet5", epochs=2, train_size=3000, test_size=500,
-                         batch_size=64, out=str(out), name="lenet", quiet=True)
+    return fashion_lenet
 
 
 @pytest.fixture

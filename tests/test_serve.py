@@ -41,11 +41,9 @@ KEY = "a-test-key-of-24-chars!!"
 
 
 @pytest.fixture(scope="module")
-def lenet(tmp_path_factory):
+def lenet(fashion_lenet):
     """LeNet-5 trained 2 epochs on 3,000 Fashion-MNIST images (about 80% test accuracy)."""
-    out = tmp_path_factory.mktemp("runs")
-    return striate.train(data="fashion-mnist", model="lenet5", epochs=2, train_size=3000, test_size=500,
-                         batch_size=64, out=str(out), name="lenet", quiet=True)
+    return fashion_lenet
 
 
 @pytest.fixture(scope="module")
@@ -482,7 +480,7 @@ def test_the_page_in_chromium_shows_the_right_class_and_the_heatmap(lenet, serve
     _, url = server
     _, _, test_x, test_y = fashion_arrays
     run = striate.load(lenet.path)
-    probabilities = run.predict_proba(torch.from_numpy(test_x[:100]).unsqueeze(1))
+    probabilities = run.predict_proba(torch.from_numpy(test_x[:100].copy()).unsqueeze(1))
     confident = [i for i in range(100) if probabilities[i].argmax() == test_y[i] and probabilities[i].max() > 0.9]
     index = confident[0]  # a test image the model classifies right, so the page's answer is the true class
     picture = tmp_path / "item.png"
