@@ -180,6 +180,9 @@ def evaluate(
         table.title = f"{metrics['data']}: {metrics['examples']:,} test examples"
         Console().print(table)
     typer.echo("  ".join(f"{label} {value}" for label, value in task.summary_rows(metrics)))
+    baselines = task.baselines_table(metrics, metrics.get("baselines"))
+    if baselines is not None:
+        Console().print(baselines)
 
 
 @app.command()

@@ -46,7 +46,9 @@ def evaluate_run(run: Run, data: str | None = None, batch_size: int = 1024,
     test, spec = test_split(run, data)
     loader = BatchLoader(test, batch_size, device="cpu", preprocess=_Raw())
     metrics, state = evaluate_model(EngineModule(engine, run.model), run.task, loader)
-    return {**metrics, **run.task.details(state), "examples": len(test), "data": spec, "engine": engine.name}
+    references = {"baselines": test.meta["reference"]} if "reference" in test.meta else {}
+    return {**metrics, **run.task.details(state), "examples": len(test), "data": spec, "engine": engine.name,
+            **references}
 
 
 class _Raw(torch.nn.Module):

@@ -318,9 +318,12 @@ def _build_checked(info: dict[str, Any], path: Path) -> nn.Module:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise RunFolderError(f"Invalid {where}: its architecture cannot take inputs of shape "
                              f"{tuple(info['input_shape'])} ({first}).") from None
-    if len(width) > 1 and width[1] != len(info["classes"]):
+    expected_width = _expected_outputs(info)
+    if len(width) > 1 and width[1] != expected_width:
+        per = len(info["task"]["quantiles"]) if expected_width != len(info["classes"]) else 1
         raise RunFolderError(f"Invalid {where}: the model has {width[1]} outputs but `classes` names "
-                             f"{len(info['classes'])}; expected one name per output.")
+                             f"{len(info['classes'])}; expected " + ("one name per output." if per == 1 else
+                                                                     f"{per} outputs (quantiles) per name."))
     model = build_model(info["architecture"])
     weights = _load_weights(path / "model.safetensors")
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
@@ -334,6 +337,14 @@ def _build_checked(info: dict[str, Any], path: Path) -> nn.Module:
                              f"{detail}; the files come from different runs: train again.")
     model.load_state_dict(weights)
     return model
+
+
+def _expected_outputs(info: dict[str, Any]) -> int:
+    """The model's output width the run's task needs: one per class, label or target, or H x Q for a forecast."""
+    task = info.get("task")
+    if isinstance(task, dict) and task.get("name") == "forecast" and isinstance(task.get("quantiles"), list):
+        return len(info["classes"]) * len(task["quantiles"])
+    return len(info["classes"])
 
 
 def check_run_dir(path: Path) -> None:

@@ -1,6 +1,6 @@
 """Data: datasets by name, their typed description, split strategies, preprocessing and batched loading.
 
-Where a new kind of data goes: a loader module here (images in `sources`, series in `timeseries`, text in
+Where a new kind of data goes: a loader module here (images in `sources`, series in `timeseries` and `forecast`, text in
 `textdata`, tables in `tabular`) whose functions are registered by name with `register_dataset`; everything after
 loading reads the `Dataset` description only.
 """

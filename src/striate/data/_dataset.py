@@ -4,7 +4,8 @@ A `Dataset` carries its tensors and a typed description of them, so nothing afte
 
 - `input_kind`: "image" `(N, C, H, W)` uint8, "signal" `(N, C, L)` float (NaN after a series' end marks padding),
   "tokens" `(N, L)` int64 ids (0 is padding), "clip" `(N, C, T, H, W)`, "volume" `(N, C, D, H, W)`.
-- `target_kind`: "class" `(N,)` int64 indices, "multilabel" `(N, K)` float 0/1, "real" `(N,)` or `(N, T)` float.
+- `target_kind`: "class" `(N,)` int64 indices, "multilabel" `(N, K)` float 0/1, "real" `(N,)` or `(N, T)` float,
+  "forecast" `(N, H + 1)` float: the next H values of a series and the series' scale (`striate.data.forecast`).
 - `normalization`: "channel" (per-channel mean and std of the training data, after scaling uint8 by 1/255),
   "series" (each series z-normalised over time, per channel), or "none" (token ids, data already scaled).
 - `lengths`: valid steps per example for variable-length signals and token sequences.
@@ -21,10 +22,10 @@ import torch
 from striate.errors import ConfigError, DataError
 
 INPUT_KINDS = ("image", "signal", "tokens", "clip", "volume")
-TARGET_KINDS = ("class", "multilabel", "real")
+TARGET_KINDS = ("class", "multilabel", "real", "forecast")
 NORMALIZATIONS = ("channel", "series", "none")
 SPLITS = ("auto", "stratified", "random", "temporal")
-DEFAULT_TASKS = {"class": "classification", "multilabel": "multilabel", "real": "regression"}
+DEFAULT_TASKS = {"class": "classification", "multilabel": "multilabel", "real": "regression", "forecast": "forecast"}
 _INPUT_DIMS = {"image": 3, "signal": 2, "tokens": 1, "clip": 4, "volume": 4}
 ROW_META = ("tokens",)
 """`meta` entries holding one item per example (a text dataset's token lists), kept aligned by `subset` and `concat`."""
@@ -47,7 +48,7 @@ class Dataset:
         meta: loader-specific extras (a token vocabulary, the source files, ...).
     """
 
-    x: torch.Tensor
+    x: torch.Tensor  # or a lazy stand-in with the same indexing (`striate.data.forecast.Windows`)
     y: torch.Tensor
     classes: list[str] | None = None
     name: str = "dataset"
@@ -98,6 +99,13 @@ class Dataset:
                                 f"(N, {k}), one 0/1 column per label.")
             if len(y) and not bool(((y == 0) | (y == 1)).all()):
                 raise DataError(f"Dataset `{self.name}` has multi-label targets other than 0 and 1.")
+        elif self.target_kind == "forecast":
+            if y.dim() != 2 or y.shape[1] != k + 1 or not y.is_floating_point():
+                raise DataError(f"Dataset `{self.name}` has forecast targets of shape {tuple(y.shape)}: expected float "
+                                f"(N, {k + 1}), the {k} future values and the series' scale.")
+            if len(y) and not bool(torch.isfinite(y).all()):
+                raise DataError(f"Dataset `{self.name}` has missing or infinite forecast targets: expected finite "
+                                "values.")
         else:
             width = 1 if y.dim() == 1 else y.shape[1]
             if y.dim() > 2 or not y.is_floating_point() or width != k:
@@ -135,7 +143,8 @@ class Dataset:
         lengths = None if self.lengths is None else self.lengths[index]
         rows = index.tolist()
         meta = {**self.meta, **{key: [self.meta[key][i] for i in rows] for key in ROW_META if key in self.meta}}
-        return replace(self, x=self.x[index], y=self.y[index], lengths=lengths, meta=meta)
+        x = self.x.rows(index) if hasattr(self.x, "rows") else self.x[index]  # lazy inputs stay lazy
+        return replace(self, x=x, y=self.y[index], lengths=lengths, meta=meta)
 
     def seeded_subset(self, size: int | None, seed: int) -> Dataset:
         """`size` rows drawn with a seeded permutation (`--train-size`, `--test-size`), or self when size is None."""
@@ -230,6 +239,8 @@ def _default_names(data: Dataset) -> list[str]:
         return ["target"] if data.y.dim() == 1 else [f"target_{i}" for i in range(data.y.shape[1])]
     if data.target_kind == "multilabel":
         return [str(i) for i in range(data.y.shape[1] if data.y.dim() == 2 else 0)]
+    if data.target_kind == "forecast":
+        return [f"t+{h}" for h in range(1, data.y.shape[1])]
     return [str(i) for i in range(int(data.y.max()) + 1 if len(data.y) else 0)]
 
 

@@ -122,3 +122,6 @@ def fit_length(part: Dataset, length: int) -> Dataset:
         fitted[..., : x.shape[-1]] = x
     lengths = part.lengths if part.lengths is not None else torch.full((len(part),), x.shape[-1], dtype=torch.int64)
     return replace(part, x=fitted, lengths=lengths.clamp_max(length))
+
+
+from striate.data import forecast as _forecast  # noqa: E402, F401  (registers `forecast`, listed after `ucr`)

@@ -78,13 +78,18 @@ class TCN(Classifier):
         dropout: dropout after each convolution.
         output: "last" or "sequence".
         weight_norm: weight normalisation (Salimans & Kingma 2016) on the causal convolutions, as in the paper.
+        instance_norm: forecasting: each input window is standardised per channel (mean and std over its steps) and
+            the outputs are mapped back with channel 0's statistics, so they are in the series' own units (reversible
+            instance normalisation, Kim et al. 2022); `striate train --task forecast` sets it.
     """
 
     feature_layout = "temporal"
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, channels: tuple[int, ...] = (25,) * 8,
-                 kernel_size: int = 7, dropout: float = 0.05, output: str = "last", weight_norm: bool = True):
+                 kernel_size: int = 7, dropout: float = 0.05, output: str = "last", weight_norm: bool = True,
+                 instance_norm: bool = False):
         super().__init__()
+        self.instance_norm = instance_norm
         if output not in ("last", "sequence"):
             raise ConfigError(f"Invalid `output` for the TCN: expected 'last' or 'sequence', received {output!r}.")
         blocks = []
@@ -96,6 +101,15 @@ class TCN(Classifier):
         nn.init.normal_(self.head.weight, 0.0, 0.01)
         self.output = output
         self.receptive_field = 1 + 2 * (kernel_size - 1) * (2 ** len(channels) - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.instance_norm:
+            return super().forward(x)
+        mean = x.mean(dim=-1, keepdim=True)  # (N, C, 1)
+        std = x.std(dim=-1, keepdim=True, correction=0).clamp_min(1e-5)
+        output = self.forward_head(self.forward_features((x - mean) / std))  # (N, K) or (N, K, L)
+        scale, shift = std[:, 0], mean[:, 0]  # (N, 1): channel 0 is the series forecast
+        return output * scale.unsqueeze(-1) + shift.unsqueeze(-1) if output.dim() == 3 else output * scale + shift
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """`(N, C, L)` -> `(N, C_last, L)`: the features at every time step."""
@@ -114,6 +128,6 @@ class TCN(Classifier):
 @register_model("tcn", paper="Bai et al. 2018", input_shape=(1, 784))
 def tcn(num_classes: int = 10, in_channels: int = 1, input_size: tuple[int] = (784,),
         channels: tuple[int, ...] = (25,) * 8, kernel_size: int = 7, dropout: float = 0.05, output: str = "last",
-        weight_norm: bool = True) -> TCN:
+        weight_norm: bool = True, instance_norm: bool = False) -> TCN:
     """Temporal convolutional network: dilated causal convolutions, residual blocks; 66,910 parameters (seq. MNIST)."""
-    return TCN(num_classes, in_channels, tuple(channels), kernel_size, dropout, output, weight_norm)
+    return TCN(num_classes, in_channels, tuple(channels), kernel_size, dropout, output, weight_norm, instance_norm)

@@ -7,8 +7,9 @@ registered here; further tasks (forecasting, anomaly detection, survival) plug i
 
 from striate.tasks._base import OUTPUT_KINDS, TASKS, Task, create_task, register_task, task_from_description
 from striate.tasks.classification import Classification
+from striate.tasks.forecast import Forecast
 from striate.tasks.multilabel import MultiLabel, average_precision
 from striate.tasks.regression import Regression
 
-__all__ = ["OUTPUT_KINDS", "TASKS", "Classification", "MultiLabel", "Regression", "Task", "average_precision",
-           "create_task", "register_task", "task_from_description"]
+__all__ = ["OUTPUT_KINDS", "TASKS", "Classification", "Forecast", "MultiLabel", "Regression", "Task",
+           "average_precision", "create_task", "register_task", "task_from_description"]

@@ -66,6 +66,11 @@ class Task:
         """Task-specific constructor arguments (and fitted statistics) recorded by `describe`."""
         return {}
 
+    def model_arguments(self) -> dict[str, Any]:
+        """Keyword arguments the task needs the model built with (a forecaster's `instance_norm`); the model must
+        accept each one."""
+        return {}
+
     def fit(self, train) -> Task:
         """Learn what the task needs from the training data (target statistics); returns self."""
         return self
@@ -111,6 +116,23 @@ class Task:
     def details_table(self, details: dict[str, Any]):
         """A rich Table of `details` for `striate evaluate`, or None."""
         return None
+
+    def baselines_table(self, metrics: dict[str, float], baselines: dict[str, dict[str, float]], prefix: str = ""):
+        """A rich Table of the model's metrics beside simple methods' on the same test data (`baselines`: name ->
+        metrics, as a forecasting data set computes them), over the metrics both have; None without baselines."""
+        if not baselines:
+            return None
+        from rich.table import Table
+
+        shared = [key for key in self.metrics if prefix + key in metrics and all(key in b for b in baselines.values())]
+        table = Table(title="the model beside simple methods, on the same test windows")
+        table.add_column("method")
+        for key in shared:
+            table.add_column(dict(self.summary_rows({key: 0.0})).__iter__().__next__(), justify="right")
+        table.add_row("this model", *(f"{metrics[prefix + key]:.4g}" for key in shared), style="bold")
+        for name, values in baselines.items():
+            table.add_row(name, *(f"{values[key]:.4g}" for key in shared))
+        return table
 
     def plots(self, state: dict, folder: Path, title: str) -> list[Path]:
         """Write the task's pictures of a test evaluation into `folder`; returns their paths."""

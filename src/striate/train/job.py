@@ -434,6 +434,8 @@ def _finish(cfg: RunConfig, run_dir: Path, trainer: Trainer, history: list[dict[
                "per_process_batch": cfg.batch_size // trainer.world.size, "effective_lr": cfg.effective_lr,
                "train_examples": len(splits.train), "test_examples": len(splits.test),
                "test_details": task.details(state), **(extra or {})}
+    if "reference" in splits.test.meta:  # simple methods on the same test data (forecasting's baselines)
+        results["test_baselines"] = splits.test.meta["reference"]
     atomic_write_json(run_dir / "results.json", results)
     headline = ", ".join(f"{label} {value}" for label, value in task.summary_rows(test_metrics)[:1])
     pictures, problems = draw_pictures(run_dir, history, task, state, f"{cfg.model} on {cfg.data}: test {headline}")
@@ -442,6 +444,9 @@ def _finish(cfg: RunConfig, run_dir: Path, trainer: Trainer, history: list[dict[
     _write_report(run, splits.test, pictures, problems, console)
     if not quiet:
         console.print(results_table(results, run_dir, task))
+        baselines = task.baselines_table(results, results.get("test_baselines"), prefix="test_")
+        if baselines is not None:
+            console.print(baselines)
     return run
 
 
@@ -524,8 +529,11 @@ def build_for_data(cfg: RunConfig, train: Dataset, task: Task) -> tuple[nn.Modul
     """
     shape = "x".join(map(str, train.input_shape))
     description = {**train.describe(), "vocab_size": train.vocab_size}
+    model_args = {**task.model_arguments(), **(cfg.model_args or {})}
+    if task.model_arguments():
+        _check_task_arguments(cfg.model, task)
     try:
-        model, architecture = model_for_data(cfg.model, description, task.num_outputs, cfg.model_args)
+        model, architecture = model_for_data(cfg.model, description, task.num_outputs, model_args)
         with torch.no_grad():
             sample = Preprocess.from_description(description)(train.x[:2])
             output = model.eval()(sample)
@@ -537,6 +545,25 @@ def build_for_data(cfg: RunConfig, train: Dataset, task: Task) -> tuple[nn.Modul
     if cfg.embeddings is not None:
         _load_word_vectors(model, cfg.embeddings, train)
     return model.train(), architecture
+
+
+def _check_task_arguments(model: str, task: Task) -> None:
+    """The model must take the arguments the task needs (a zoo model whose entry function names them)."""
+    import inspect
+
+    from striate.models._registry import get_entry
+    from striate.models.spec import is_spec_path
+
+    needed = task.model_arguments()
+    takes = {} if is_spec_path(model) else inspect.signature(get_entry(model).build).parameters
+    missing = [name for name in needed if name not in takes]
+    if missing:
+        from striate.models import list_models
+
+        fitting = [name for name in list_models() if all(
+            key in inspect.signature(get_entry(name).build).parameters for key in needed)]
+        raise ConfigError(f"Invalid `model` {model!r} for the {task.name} task: it needs a model taking "
+                          f"{', '.join(missing)}, which `{model}` does not; use one of {', '.join(fitting)}.")
 
 
 def _load_word_vectors(model: nn.Module, path: str, train: Dataset) -> None:
