@@ -210,6 +210,84 @@ def predict(
         typer.echo(f"{prediction['source']}: {loaded.task.describe_prediction(prediction)}")
 
 
+@app.command("forecast")
+def forecast_command(
+    run: Path = typer.Argument(..., help="run folder of `striate train --data forecast:...`"),
+    series: str = typer.Argument(..., help="a .csv (a column per series, or id,time,value rows) or .npz of series, "
+                                           "or a series aeon ships (Airline, ...)"),
+    horizon: int | None = typer.Option(None, "--horizon", "-H", help="steps ahead [the run's horizon]"),
+    out: Path = typer.Option(Path("forecast.csv"), "--out", help="the CSV to write; its picture goes beside it "
+                                                                 "(.png)"),
+    engine: str = ENGINE_OPTION,
+) -> None:
+    """Forecast new data from the end of each series: a CSV of the median and every quantile per step, and a picture
+    of the history with the forecast and its interval."""
+    from striate.forecasting import forecast, write_forecasts
+    from striate.runs import load
+
+    with user_errors():
+        loaded = load(run, engine=engine)
+        found = forecast(loaded, series, horizon)
+        paths = write_forecasts(found, out, f"{loaded.info['architecture']['name']} forecast of {series}")
+    _engine_notes(loaded)
+    for s, name in enumerate(found.names):
+        median = found.quantiles[s, :, found.median]
+        interval = (f", {found.levels[-1] - found.levels[0]:.0%} interval [{found.quantiles[s, -1, 0]:.4g}, "
+                    f"{found.quantiles[s, -1, -1]:.4g}] at step {len(median)}") if len(found.levels) > 1 else ""
+        typer.echo(f"{name}: next {len(median)} steps {median[0]:.4g} ... {median[-1]:.4g}{interval}")
+    typer.echo(f"wrote {paths[0]} and {paths[1]}")
+
+
+@app.command()
+def detect(
+    series: str = typer.Argument(..., help="a .csv/.npz series or the name of a labelled series aeon ships (e.g. "
+                                           "KDD-TSAD_135)"),
+    method: str = typer.Option("sr-cnn", "--method", "-m", help="sr (spectral residual score) or sr-cnn (a CNN on "
+                                                                 "the SR saliency map)"),
+    threshold: float | None = typer.Option(None, "--threshold", help="decision threshold on the score [the F1-best "
+                                                                      "one on anomalies injected into the training "
+                                                                      "part]"),
+    out: Path | None = typer.Option(None, "--out", help="folder for scores.csv, detection.json, detection.png "
+                                                        "[runs/detect-NAME, numbered]"),
+    mag_window: int = typer.Option(3, "--mag-window", help="q: width of the moving average over the log amplitude "
+                                                           "spectrum"),
+    score_window: int = typer.Option(21, "--score-window", help="z: preceding saliency values a point's score is "
+                                                                "relative to"),
+    extend: int = typer.Option(5, "--extend", help="kappa: estimated points appended to the series before the FFT"),
+    look_back: int = typer.Option(5, "--look-back", help="m: preceding points whose slopes estimate the appended "
+                                                         "points"),
+    drop_mean: bool = typer.Option(False, "--drop-mean", help="leave the zero-frequency term out of the saliency "
+                                                              "map"),
+    window: int | None = typer.Option(None, "--window", help="omega: score each point from the omega points ending "
+                                                             "at it (streaming) [the whole series at once]"),
+    delay: int = typer.Option(7, "--delay", help="k: a labelled segment counts as detected when a point at most k "
+                                                 "steps after its start is flagged"),
+    train_size: int | None = typer.Option(None, "--train-size", help="points at the start that form the training "
+                                                                     "part [the file's TRAIN part, else "
+                                                                     "--train-fraction]"),
+    train_fraction: float = typer.Option(0.25, "--train-fraction", help="share of the series that forms the "
+                                                                        "training part"),
+    steps: int = typer.Option(300, "--steps", help="sr-cnn: training steps"),
+    seed: int = typer.Option(0, "--seed", help="seed of the injected anomalies and the CNN"),
+    value_column: str | None = typer.Option(None, "--value-column", help="CSV: the column of values [`value`, or "
+                                                                         "the only other column]"),
+    label_column: str | None = typer.Option(None, "--label-column", help="CSV: the column of 0/1 labels [`label` "
+                                                                         "or `is_anomaly` if present]"),
+) -> None:
+    """Anomalies in one series: the spectral residual, or SR-CNN (Ren et al. 2019); a score and a decision per step,
+    precision, recall and F1 when the series has labels, and a picture of the detected and labelled regions."""
+    from striate.anomaly import detect_command
+
+    options = {"method": method, "threshold": threshold, "mag_window": mag_window, "score_window": score_window,
+               "extend": extend, "look_back": look_back, "drop_mean": drop_mean, "window": window, "delay": delay,
+               "train_size": train_size, "train_fraction": train_fraction, "steps": steps, "seed": seed,
+               "value_column": value_column, "label_column": label_column}
+    with user_errors():
+        lines = detect_command(series, out=out, **options)
+    for line in lines:
+        typer.echo(line)
+
+
 @app.command()
 def serve(
     run: Path = typer.Argument(..., help="run folder written by `striate train`"),
