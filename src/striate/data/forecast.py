@@ -6,9 +6,9 @@ windows: each example is `L` past steps of a series `(1, L)` and its target the 
 validation part the `val` steps before them (default: `H`, or none for short series), and training windows lie wholly
 before both; `rolling=S` evaluates from several origins, every `S` steps across the test stretch.
 
-Sources: a CSV with one series per column (a non-numeric or unnamed first column is the time index), a long CSV with
-columns `id, time, value`, an `.npz` with `values` `(L,)` or `(S, L)` (NaN after a shorter series' end), or the name
-of a forecasting series aeon ships (`Airline`, `ShampooSales`, `Lynx`, `PBS_dataset`, `Uschange`, `solar`).
+Sources: a CSV with one series per column (leading unnamed or non-numeric columns are the index and time), a long
+CSV with columns `id, time, value`, an `.npz` with `values` `(L,)` or `(S, L)` (NaN after a shorter series' end), or
+the name of a forecasting series aeon ships (`Airline`, `ShampooSales`, `Lynx`, `PBS_dataset`, `Uschange`, `solar`).
 
 Windows are views into one buffer holding the series end to end: `Windows[index]` gathers a batch, so a data set's
 windows never exist in memory all at once (hand-written: torch's `unfold` gives one series' windows as a view, but
@@ -123,8 +123,8 @@ def _csv(path: Path) -> SeriesSet:
     columns = list(zip(*[row + [""] * (len(header) - len(row)) for row in rows[1:]], strict=False))
     names, series = [], []
     for index, (name, cells) in enumerate(zip(header, columns, strict=False)):
-        if index == 0 and (not name or not _numeric(cells)):
-            continue  # the time index: an unnamed column, or dates/labels
+        if not series and (not name or not _numeric(cells)):
+            continue  # leading index and time columns: unnamed, or dates and labels
         values = np.array([_number(cell, path, line, name) for line, cell in enumerate(cells, start=2)])
         names.append(name or f"column_{index}")
         series.append(_trimmed(values, f"series `{name}` in {path}"))

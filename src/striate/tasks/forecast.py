@@ -80,13 +80,14 @@ class Forecast(Task):
 
     def _quantiles(self, output: torch.Tensor) -> torch.Tensor:
         """`(B, H * Q)` -> `(B, H, Q)`, sorted along Q."""
-        return output.float().reshape(len(output), self.horizon, len(self.quantiles)).sort(dim=-1).values
+        output = output.to(torch.promote_types(output.dtype, torch.float32))  # float32, or float64 kept
+        return output.reshape(len(output), self.horizon, len(self.quantiles)).sort(dim=-1).values
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         forecast = self._quantiles(output)  # (B, H, Q)
-        values, scale = target[:, :-1].float(), target[:, -1:].float()  # (B, H), (B, 1)
+        values, scale = target[:, :-1].to(forecast.dtype), target[:, -1:].to(forecast.dtype)  # (B, H), (B, 1)
         if self.loss_name == "pinball":
-            levels = torch.tensor(self.quantiles, device=output.device)
+            levels = torch.tensor(self.quantiles, dtype=forecast.dtype, device=output.device)
             return (pinball(forecast, values, levels) / scale.unsqueeze(-1)).mean()
         error = (forecast[..., 0] - values) / scale
         return error.abs().mean() if self.loss_name == "absolute" else error.square().mean()

@@ -560,8 +560,8 @@ def _check_task_arguments(model: str, task: Task) -> None:
     if missing:
         from striate.models import list_models
 
-        fitting = [name for name in list_models() if all(
-            key in inspect.signature(get_entry(name).build).parameters for key in needed)]
+        fitting = [entry.name for entry in list_models()
+                   if all(key in inspect.signature(entry.build).parameters for key in needed)]
         raise ConfigError(f"Invalid `model` {model!r} for the {task.name} task: it needs a model taking "
                           f"{', '.join(missing)}, which `{model}` does not; use one of {', '.join(fitting)}.")
 
