@@ -93,7 +93,16 @@ TRAIN_ROWS = [
     (t("--split", "bogus"), r"Invalid config key `split` .*expected 'auto', 'stratified', 'random' or 'temporal'"),
     (t("--val-split", "0.0001"), r"The validation part of `digits` is empty: --val-split 0\.0001"),
     # task
-    (t("--task", "bogus"), r"Unknown task `bogus`: expected one of classification, multilabel, regression"),
+    (t("--task", "bogus"), r"Unknown task `bogus`: expected one of classification, forecast, multilabel, regression"),
+    (t("--data", "forecast:{f}/nothing.csv"), r"Series file not found: expected a \.csv or \.npz file .* at "
+                                              r".*nothing\.csv, found nothing there"),
+    (t("--data", "forecast:Airline?horizon=0"), r"Invalid `horizon`: expected a positive integer, received 0"),
+    (t("--data", "forecast:Airline?horizon=abc"), r"Invalid `horizon` 'abc': expected an integer"),
+    (t("--data", "forecast:Airline?lookback=200"), r"has 144 points: expected at least 224 for a look-back of 200"),
+    (t("--data", "forecast:Airline", "--model", "fcn"), r"Invalid `model` 'fcn' for the forecast task: it needs a "
+                                                        r"model taking instance_norm"),
+    (t("--data", "forecast:Airline", "--loss", "absolute", "--task-args", "quantiles=[0.1,0.9]"),
+     r"Invalid `quantiles` for the absolute loss: a point forecast has none"),
     (t("--task", "regression"), r"the regression task needs real targets, the data has class targets; use --task"),
     (t("--task", "multilabel"), r"the multilabel task needs multilabel targets"),
     (t("--task-args", "threshold=abc"), r"Unknown argument `threshold` for the classification task: expected one of"),
@@ -355,6 +364,12 @@ RUN_ROWS = [
     (["serve", "{run}", "--batch-delay-ms", "-1"], r"Invalid `--batch-delay-ms`: expected 0 or more, received -1"),
     (["serve", "{run}", "--max-upload-mb", "abc"], r"Invalid value for '--max-upload-mb'"),
     (["serve", "{run}", "--engine", "nope"], r"Unknown engine|Invalid `--engine`"),
+    (["forecast", "{run}", "Airline"], r"Run .* is a classification run: expected one trained with --task forecast"),
+    (["forecast", "/nope", "Airline"], r"Run folder not found"),
+    (["detect", "{f}/nothing.csv"], r"Invalid series '.*nothing\.csv': expected a \.csv or \.npz file or the name of a "
+                                    r"labelled series aeon ships .*found nothing there"),
+    (["detect", "KDD-TSAD_135", "--method", "bogus"], r"Invalid `method`: expected one of sr, sr-cnn, received "
+                                                      r"'bogus'"),
     (["predict", "{run}", "{f}/adir"], r"Image not found: expected a PNG or JPEG file at .*adir, found a folder there"),
     (["predict", "{run}", "{f}/dangling"], r"found a link to nothing there"),
     (["predict", "{run}", "hello world"], r"Image not found: expected a PNG or JPEG file at hello world"),
