@@ -6,6 +6,7 @@ loading reads the `Dataset` description only.
 """
 
 from striate.data import sources as _sources  # noqa: F401  (registers first: listed first)
+from striate.data import survival as _survival  # noqa: F401  (registers)
 from striate.data import tabular as _tabular  # noqa: F401  (registers)
 from striate.data import textdata as _textdata  # noqa: F401  (registers)
 from striate.data import timeseries as _timeseries  # noqa: F401  (registers)

@@ -10,6 +10,7 @@ from striate.tasks.classification import Classification
 from striate.tasks.forecast import Forecast
 from striate.tasks.multilabel import MultiLabel, average_precision
 from striate.tasks.regression import Regression
+from striate.tasks.survival import Survival as Survival  # registers; re-exported (redundant alias)
 
 __all__ = ["OUTPUT_KINDS", "TASKS", "Classification", "Forecast", "MultiLabel", "Regression", "Task",
            "average_precision", "create_task", "register_task", "task_from_description"]
