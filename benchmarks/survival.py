@@ -15,8 +15,14 @@ fragmentation). A seeded 75/25 split gives the same training and test people to 
 The table gives the test concordance index as mean ± sd over the cohorts and median wall seconds (feature
 extraction and fit for Cox; the whole `striate.train` call for the CNN).
 
-    .venv/bin/python benchmarks/survival.py                                   # 3 cohorts of 2,000
+    .venv/bin/python benchmarks/survival.py                                   # 3 cohorts of 2,000, ~7 minutes
+    .venv/bin/python benchmarks/survival.py --model-args '{"channels": [16, 32, 16]}' --epochs 10   # a small FCN
     .venv/bin/python benchmarks/survival.py --seeds 1 --size 600 --epochs 2   # smoke test
+
+Measured on two shared CPU cores (3 cohorts of 2,000, 500 test people each): true log hazard 0.730 ± 0.011; Cox on
+the true traits 0.730; Cox on mean, sd, day/night 0.629 ± 0.013; adding the autocorrelation 0.707 ± 0.016 (0.1 s);
+the FCN (265k parameters, 5 epochs) 0.706 ± 0.012 in 136 s; a 16-32-16 FCN (4.4k parameters, 10 epochs) 0.706 ±
+0.013 in 42 s.
 """
 
 from __future__ import annotations
@@ -115,7 +121,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=15, help="minutes per step")
     parser.add_argument("--model", default="fcn")
     parser.add_argument("--model-args", default="{}", help="JSON keyword arguments of the model")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()

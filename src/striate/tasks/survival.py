@@ -122,6 +122,7 @@ class Survival(Task):
     metrics: ClassVar[dict[str, str]] = {"loss": "min", "c_index": "max"}
     monitor = "c_index"
     output_noun = "risk score"
+    needs_training_outputs: ClassVar[bool] = True  # `fit_outputs` wants an evaluation on the training split
 
     def __init__(self, classes: int | list[str] = ("time", "event"), loss: str | None = None,
                  reference_risk: float | None = None):
