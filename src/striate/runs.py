@@ -320,10 +320,10 @@ def _build_checked(info: dict[str, Any], path: Path) -> nn.Module:
                              f"{tuple(info['input_shape'])} ({first}).") from None
     expected_width = _expected_outputs(info)
     if len(width) > 1 and width[1] != expected_width:
-        per = len(info["task"]["quantiles"]) if expected_width != len(info["classes"]) else 1
+        task = info["task"].get("name", "its") if isinstance(info.get("task"), dict) else "its"
         raise RunFolderError(f"Invalid {where}: the model has {width[1]} outputs but `classes` names "
-                             f"{len(info['classes'])}; expected " + ("one name per output." if per == 1 else
-                                                                     f"{per} outputs (quantiles) per name."))
+                             f"{len(info['classes'])}; expected {expected_width} outputs for the {task} task (one per "
+                             "class, label or target; per step and quantile for a forecast).")
     model = build_model(info["architecture"])
     weights = _load_weights(path / "model.safetensors")
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
@@ -340,10 +340,16 @@ def _build_checked(info: dict[str, Any], path: Path) -> nn.Module:
 
 
 def _expected_outputs(info: dict[str, Any]) -> int:
-    """The model's output width the run's task needs: one per class, label or target, or H x Q for a forecast."""
+    """The model's output width the run's task needs (one per class, label or target; H x Q for a forecast; one risk
+    score for survival), or one per class name when the task cannot be rebuilt."""
+    from striate.tasks import task_from_description
+
     task = info.get("task")
-    if isinstance(task, dict) and task.get("name") == "forecast" and isinstance(task.get("quantiles"), list):
-        return len(info["classes"]) * len(task["quantiles"])
+    if isinstance(task, dict):
+        try:
+            return task_from_description(task).num_outputs
+        except (StriateError, TypeError, ValueError):
+            pass
     return len(info["classes"])
 
 

@@ -130,8 +130,9 @@ class Dataset:
 
     @property
     def default_task(self) -> str:
-        """The task this data declares: classification, multilabel or regression."""
-        return DEFAULT_TASKS[self.target_kind]
+        """The task this data declares: its loader's (`meta["task"]`, e.g. survival), else the target kind's
+        (classification, multilabel, regression, forecast)."""
+        return self.meta.get("task") or DEFAULT_TASKS[self.target_kind]
 
     @property
     def vocab_size(self) -> int | None:

@@ -36,6 +36,7 @@ class Task:
     losses: ClassVar[tuple[str, ...]] = ()
     metrics: ClassVar[dict[str, str]] = {"loss": "min"}  # every scalar metric and whether lower or higher is better
     monitor: ClassVar[str] = "loss"  # what early stopping and best checkpoints watch by default
+    needs_training_outputs: ClassVar[bool] = False  # `fit_outputs` wants the trained model's outputs on the train set
 
     def __init__(self, classes: int | list[str], loss: str | None = None):
         self.classes = [str(i) for i in range(classes)] if isinstance(classes, int) else [str(c) for c in classes]
@@ -70,6 +71,10 @@ class Task:
         """Keyword arguments the task needs the model built with (a forecaster's `instance_norm`); the model must
         accept each one."""
         return {}
+
+    def fit_outputs(self, state: dict) -> None:
+        """Learn from the trained model's evaluation state on the training split (a survival model's reference risk);
+        called after training when `needs_training_outputs`."""
 
     def fit(self, train) -> Task:
         """Learn what the task needs from the training data (target statistics); returns self."""

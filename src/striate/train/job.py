@@ -143,6 +143,8 @@ def _train(cfg: RunConfig, world: distributed.World, device: torch.device, run_d
     test_loader = loader(splits.test, cfg.eval_batch_size)
     with distributed.peer_guard(world, "evaluating on the test split", hint):
         test_metrics, state = trainer.evaluate(test_loader, return_state=True)
+        if task.needs_training_outputs:  # e.g. the training set's mean risk, which hazard ratios are relative to
+            task.fit_outputs(trainer.evaluate(loader(splits.train, cfg.eval_batch_size), return_state=True)[1])
     if not world.is_main:
         return None
     run = _finish(cfg, run_dir, trainer, history, (test_metrics, state), splits, architecture, started, console,
