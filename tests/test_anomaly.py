@@ -184,6 +184,25 @@ def test_sr_cnn_beats_or_matches_sr_on_injected_anomalies():
     np.testing.assert_array_equal(again.scores, cnn.scores)  # one seed, one result
 
 
+def test_a_saved_detector_scores_another_series_without_training(tmp_path):
+    rng = np.random.default_rng(3)
+    x = seasonal(1200, 0)
+    A.detect_command(A.AnomalySeries.from_arrays(x), out=tmp_path / "first", method="sr-cnn", train_size=400,
+                     steps=60)
+    first = json.loads((tmp_path / "first" / "detection.json").read_text())
+    other = x + rng.normal(0, 0.05, len(x))
+    other[900] += 3
+    reused = A.detect(other, A.load_detector(tmp_path / "first"))
+    config, threshold, model = A.load_detector(tmp_path / "first")
+    assert reused.threshold == first["threshold"] == threshold and reused.config.steps == 60
+    np.testing.assert_allclose(reused.scores, A.cnn_scores(model, other, config))  # the saved network, not a new one
+    with pytest.raises(DataError, match=r"expected a folder written by `striate detect` \(with detection\.json\)"):
+        A.load_detector(tmp_path / "nothing")
+    (tmp_path / "first" / "detector.safetensors").write_bytes(b"broken")
+    with pytest.raises(DataError, match=r"Cannot read the detector's weights .*detector\.safetensors"):
+        A.load_detector(tmp_path / "first")
+
+
 def test_injection_changes_the_chosen_points_by_the_papers_amount():
     x = seasonal(300, 2)
     changed, labels = A.inject_anomalies(x, np.random.default_rng(5))

@@ -220,6 +220,13 @@ def test_a_forecasting_run_end_to_end_with_its_baselines(airline_run, tmp_path):
     series = read_series("Airline").values[0]
     direct = run.predict_proba(torch.tensor(series[-run.input_shape[-1]:], dtype=torch.float32)[None, None])
     assert float(rows[0]["q0.5"]) == pytest.approx(float(direct[0, 1]), rel=1e-5)
+    backtest = runner.invoke(app, ["forecast", str(airline_run.path), "Airline", "--backtest", "--out",
+                                   str(tmp_path / "b.csv"), "--engine", "torch"])
+    with open(tmp_path / "b.csv", newline="") as handle:
+        held = list(csv.DictReader(handle))
+    assert backtest.exit_code == 0 and [float(r["truth"]) for r in held] == series[-12:].tolist()
+    mae = np.mean([abs(float(r["forecast"]) - float(r["truth"])) for r in held])
+    assert mae == pytest.approx(results["test_mae"], rel=1e-4)  # the backtest is the run's own test window
     longer = runner.invoke(app, ["forecast", str(airline_run.path), "Airline", "--horizon", "13"])
     assert longer.exit_code == 2 and "this run forecasts 1 to 12 steps ahead" in longer.output
     wrong = runner.invoke(app, ["train", "--data", "forecast:Airline", "--model", "fcn", "--epochs", "1", "--out",

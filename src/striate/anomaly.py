@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from striate._io import atomic_write_json, atomic_write_text
+from striate._io import atomic_write, atomic_write_json, atomic_write_text
 from striate.data.series import PathLike, _read_lines, _show, aeon_data_dir, load_npz_arrays
 from striate.errors import ConfigError, DataError, did_you_mean, found_at
 
@@ -716,6 +717,7 @@ class Detection:
     top_region: tuple[int, int]
     metrics: dict | None
     seconds: float
+    model: nn.Module | None = None  # sr-cnn: the trained network, saved as detector.safetensors
 
     def summary_lines(self) -> list[str]:
         """What `striate detect` prints: the set-up, what was flagged, and the metrics when there are labels."""
@@ -770,7 +772,35 @@ def _train_size(series: AnomalySeries, config: DetectConfig) -> int:
     return int(size)
 
 
-def detect(series, **options) -> Detection:
+def load_detector(folder: PathLike) -> tuple[DetectConfig, float, nn.Module | None]:
+    """The options, threshold and (sr-cnn) network of an earlier `striate detect --out FOLDER`, to score other
+    series the same way without training again (`striate detect SERIES --run FOLDER`)."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    found = folder / "detection.json"
+    if not found.is_file():
+        raise DataError(f"Invalid `--run` {str(folder)!r}: expected a folder written by `striate detect` (with "
+                        f"detection.json), found {found_at(folder)} there.")
+    try:
+        saved = json.loads(found.read_text(encoding="utf-8"))
+        config = DetectConfig.from_options(**saved["config"])
+        threshold = float(saved["threshold"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise DataError(f"Cannot read {found}: expected the JSON `striate detect` writes ({error}).") from None
+    if config.method != "sr-cnn":
+        return config, threshold, None
+    weights = folder / "detector.safetensors"
+    model = SRCNN()
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except Exception as error:  # a missing, truncated or foreign file: one line naming it
+        raise DataError(f"Cannot read the detector's weights {weights}: expected the safetensors file `striate "
+                        f"detect --method sr-cnn` writes ({str(error).splitlines()[0][:120]}).") from None
+    return config, threshold, model.eval()
+
+
+def detect(series, detector: tuple[DetectConfig, float, nn.Module | None] | None = None, **options) -> Detection:
     """Score every point of a series, flag those at or above the threshold and, with labels, evaluate.
 
     Args:
@@ -789,17 +819,26 @@ def detect(series, **options) -> Detection:
         >>> detect(x, method="sr", threshold=3.0).top_region
         (300, 301)
     """
-    config = DetectConfig.from_options(**options)
+    if detector is not None:  # an earlier detection's options, threshold and network; only reading options apply
+        saved, saved_threshold, saved_model = detector
+        reading = {key: options[key] for key in ("value_column", "label_column", "train_size", "threshold", "delay")
+                   if options.get(key) is not None}
+        config = dataclasses.replace(saved, **reading)
+        if config.threshold is None:
+            config = dataclasses.replace(config, threshold=saved_threshold)
+    else:
+        config, saved_model = DetectConfig.from_options(**options), None
     data = read_series(series, config.value_column, config.label_column)
     began = time.perf_counter()
     train = _train_size(data, config)
+    model = None
     if config.method == "sr":
         scores = sr_transform(data.values, config)[1]
 
         def scorer(x):
             return sr_transform(x, config)[1]
     else:
-        model = train_srcnn(data.values[:train], config)
+        model = saved_model if saved_model is not None else train_srcnn(data.values[:train], config)
         scores = cnn_scores(model, data.values, config)
 
         def scorer(x):
@@ -815,8 +854,10 @@ def detect(series, **options) -> Detection:
     if data.labels is not None:
         metrics = {**evaluate(decisions[train:], data.labels[train:], config.delay), "delay": config.delay,
                    "top_region_overlaps": bool(data.labels[region[0]:region[1]].any())}
+    if detector is not None and config.threshold == detector[1]:
+        source = "from the detector's run"
     return Detection(data, config, scores, decisions, float(threshold), source, train, region, metrics,
-                     time.perf_counter() - began)
+                     time.perf_counter() - began, model)
 
 
 # --- Output -----------------------------------------------------------------------------------------------------------
@@ -855,7 +896,8 @@ def plot_detection(detection: Detection, path: PathLike) -> Path:
     axes[1].set_xlim(-0.5, len(values) - 0.5)
     axes[1].set_ylabel("score")
     axes[1].legend(loc="upper right", fontsize=8)
-    axes[2].legend(loc="upper right", fontsize=8)
+    if axes[2].get_legend_handles_labels()[0]:
+        axes[2].legend(loc="upper right", fontsize=8)
     axes[2].set_title(f"top-scored region {_span(start, stop)}", fontsize=10)
     axes[2].set_xlabel("time step")
     figure.tight_layout()
@@ -878,12 +920,18 @@ def write_detection(detection: Detection, folder: PathLike) -> list[Path]:
     rows = [f"{i},{value:.10g},{score:.6g},{int(flag)}" + (f",{labels[i]}" if labels is not None else "")
             for i, (value, score, flag) in enumerate(zip(detection.series.values, detection.scores,
                                                          detection.decisions, strict=True))]
-    return [atomic_write_text(folder / "scores.csv", "\n".join([header, *rows]) + "\n"),
-            atomic_write_json(folder / "detection.json", detection.to_json()),
-            plot_detection(detection, folder / "detection.png")]
+    written = [atomic_write_text(folder / "scores.csv", "\n".join([header, *rows]) + "\n"),
+               atomic_write_json(folder / "detection.json", detection.to_json()),
+               plot_detection(detection, folder / "detection.png")]
+    if detection.model is not None:  # reusable with `striate detect SERIES --run FOLDER`
+        from safetensors.torch import save_file
+
+        state = {key: value.detach().contiguous() for key, value in detection.model.state_dict().items()}
+        written.append(atomic_write(folder / "detector.safetensors", lambda tmp: save_file(state, tmp)))
+    return written
 
 
-def detect_command(series: str, out: PathLike | None = None, **options) -> list[str]:
+def detect_command(series: str, out: PathLike | None = None, run: PathLike | None = None, **options) -> list[str]:
     """Everything `striate detect SERIES` does: detect, write the scores, the summary and the plot, and return the
     lines to print.
 
@@ -891,11 +939,12 @@ def detect_command(series: str, out: PathLike | None = None, **options) -> list[
         series: A .csv/.npz path or a bundled name (see `read_series`).
         out: The folder to write into (created; its files are replaced atomically). Default: a new numbered folder
             `runs/detect-NAME`, so an earlier result is never overwritten.
+        run: An earlier detection's folder: score with its options, threshold and network, without training.
         **options: `DetectConfig`'s fields.
     """
     from striate.runs import mark_complete, new_run_dir
 
-    detection = detect(series, **options)
+    detection = detect(series, load_detector(run) if run is not None else None, **options)
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise ConfigError(f"Invalid `out` {str(out)!r}: expected a folder for the detection's files, found a file; "
                           "choose another --out.")

@@ -218,23 +218,32 @@ def forecast_command(
     horizon: int | None = typer.Option(None, "--horizon", "-H", help="steps ahead [the run's horizon]"),
     out: Path = typer.Option(Path("forecast.csv"), "--out", help="the CSV to write; its picture goes beside it "
                                                                  "(.png)"),
+    backtest: bool = typer.Option(False, "--backtest", help="hold back each series' last H values, forecast them "
+                                                            "and compare (truth in the CSV and the picture)"),
     engine: str = ENGINE_OPTION,
 ) -> None:
     """Forecast new data from the end of each series: a CSV of the median and every quantile per step, and a picture
     of the history with the forecast and its interval."""
+    import numpy as np
+
     from striate.forecasting import forecast, write_forecasts
     from striate.runs import load
 
     with user_errors():
         loaded = load(run, engine=engine)
-        found = forecast(loaded, series, horizon)
+        found = forecast(loaded, series, horizon, backtest)
         paths = write_forecasts(found, out, f"{loaded.info['architecture']['name']} forecast of {series}")
     _engine_notes(loaded)
     for s, name in enumerate(found.names):
         median = found.quantiles[s, :, found.median]
         interval = (f", {found.levels[-1] - found.levels[0]:.0%} interval [{found.quantiles[s, -1, 0]:.4g}, "
                     f"{found.quantiles[s, -1, -1]:.4g}] at step {len(median)}") if len(found.levels) > 1 else ""
-        typer.echo(f"{name}: next {len(median)} steps {median[0]:.4g} ... {median[-1]:.4g}{interval}")
+        versus = ""
+        if found.truth is not None:
+            truth = found.truth[s]
+            versus = (f"; against the held-back truth MAE {np.abs(median - truth).mean():.4g}, sMAPE "
+                      f"{100 * np.mean(2 * np.abs(median - truth) / (np.abs(median) + np.abs(truth) + 1e-12)):.2f}%")
+        typer.echo(f"{name}: next {len(median)} steps {median[0]:.4g} ... {median[-1]:.4g}{interval}{versus}")
     typer.echo(f"wrote {paths[0]} and {paths[1]}")
 
 
@@ -248,7 +257,9 @@ def detect(
                                                                       "one on anomalies injected into the training "
                                                                       "part]"),
     out: Path | None = typer.Option(None, "--out", help="folder for scores.csv, detection.json, detection.png "
-                                                        "[runs/detect-NAME, numbered]"),
+                                                        "(and detector.safetensors) [runs/detect-NAME, numbered]"),
+    run: Path | None = typer.Option(None, "--run", help="an earlier detection's folder: score with its options, "
+                                                        "threshold and network, without training again"),
     mag_window: int = typer.Option(3, "--mag-window", help="q: width of the moving average over the log amplitude "
                                                            "spectrum"),
     score_window: int = typer.Option(21, "--score-window", help="z: preceding saliency values a point's score is "
@@ -283,7 +294,7 @@ def detect(
                "train_size": train_size, "train_fraction": train_fraction, "steps": steps, "seed": seed,
                "value_column": value_column, "label_column": label_column}
     with user_errors():
-        lines = detect_command(series, out=out, **options)
+        lines = detect_command(series, out=out, run=run, **options)
     for line in lines:
         typer.echo(line)
 

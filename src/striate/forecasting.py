@@ -28,6 +28,7 @@ class Forecasts:
     quantiles: np.ndarray
     levels: list[float]
     median: int
+    truth: list[np.ndarray] | None = None  # backtests: the held-back last H values of each series
 
     def rows(self) -> list[dict[str, object]]:
         rows = []
@@ -36,6 +37,8 @@ class Forecasts:
                 row: dict[str, object] = {"series": name, "step": h + 1,
                                           "forecast": float(self.quantiles[s, h, self.median])}
                 row.update({f"q{level:g}": float(self.quantiles[s, h, q]) for q, level in enumerate(self.levels)})
+                if self.truth is not None:
+                    row["truth"] = float(self.truth[s][h])
                 rows.append(row)
         return rows
 
@@ -48,8 +51,9 @@ class Forecasts:
         return buffer.getvalue().encode()
 
 
-def forecast(run, source: str | Path, horizon: int | None = None) -> Forecasts:
-    """Forecast every series of `source` (a CSV, an .npz, or a series aeon ships) with the forecasting `run`."""
+def forecast(run, source: str | Path, horizon: int | None = None, backtest: bool = False) -> Forecasts:
+    """Forecast every series of `source` (a CSV, an .npz, or a series aeon ships) with the forecasting `run`; a
+    `backtest` holds back each series' last `horizon` values and forecasts them, to compare with the truth."""
     from striate.data.forecast import read_series
 
     task = run.task
@@ -63,14 +67,17 @@ def forecast(run, source: str | Path, horizon: int | None = None) -> Forecasts:
                           f"`--data forecast:...?horizon={horizon}` for longer forecasts.")
     lookback = run.input_shape[-1]
     found = read_series(source)
+    held = horizon if backtest else 0
     for name, values in zip(found.names, found.values, strict=True):
-        if len(values) < lookback:
+        if len(values) < lookback + held:
             raise DataError(f"Series `{name}` of {found.source} has {len(values)} points: expected at least the "
-                            f"run's look-back of {lookback}.")
-    x = torch.from_numpy(np.stack([values[-lookback:] for values in found.values]).astype(np.float32))[:, None]
+                            f"run's look-back of {lookback}" + (f" plus the {held} held-back steps." if held else "."))
+    history = [values[: len(values) - held] for values in found.values]
+    x = torch.from_numpy(np.stack([values[-lookback:] for values in history]).astype(np.float32))[:, None]
     output = run.predict_proba(x).numpy()  # (S, H * Q), sorted quantiles per step
     quantiles = output.reshape(len(x), trained, len(task.quantiles))[:, :horizon]
-    return Forecasts(found.names, found.values, quantiles, task.quantiles, task.median)
+    truth = [values[len(values) - held:] for values in found.values] if backtest else None
+    return Forecasts(found.names, history, quantiles, task.quantiles, task.median, truth)
 
 
 def plot_forecasts(found: Forecasts, path: str | Path, title: str = "", show: int | None = None) -> Path:
@@ -86,6 +93,8 @@ def plot_forecasts(found: Forecasts, path: str | Path, title: str = "", show: in
         steps = np.arange(-len(history) + 1, 1)
         ahead = np.arange(1, horizon + 1)
         axis.plot(steps, history, color="#344054", lw=1.4, label="history")
+        if found.truth is not None:
+            axis.plot(ahead, found.truth[s], color="#344054", lw=1.4, ls="--", label="truth (held back)")
         axis.plot(ahead, found.quantiles[s, :, found.median], color="#2f6fdf", lw=1.8, label="forecast (median)")
         if len(found.levels) > 1:
             axis.fill_between(ahead, found.quantiles[s, :, 0], found.quantiles[s, :, -1], color="#2f6fdf", alpha=0.2,
