@@ -78,18 +78,26 @@ class BatchLoader:
     def batches(self, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The epoch's batches; `skip` leaves out the first ones without preparing them (no augmentation randomness
         is drawn for them), which is how a run resumed mid-epoch continues exactly where it stopped."""
+        indices = self._indices(skip)
+        if hasattr(self.x, "prefetch"):  # clips streamed from disk: the next batches decode in a background thread
+            for index, raw in self.x.prefetch(indices):
+                yield self.prepare(raw), self.y[index]
+            return
+        for index in indices:
+            yield self.prepare(self.x[index]), self.y[index]
+
+    def _indices(self, skip: int) -> Iterator[slice | torch.Tensor]:
+        """Each batch's rows: a slice in order (evaluation), or an index tensor on the device (training)."""
         first, end = self._rows()
         order = torch.randperm(end, generator=self.generator) if self.shuffle else None
         for start in range(first + skip * self.batch_size, first + len(self) * self.batch_size, self.batch_size):
             if order is None:
-                rows = slice(start, min(start + self.batch_size, end))
-                yield self.prepare(self.x[rows]), self.y[rows]
+                yield slice(start, min(start + self.batch_size, end))
             else:
                 index = order[start: start + self.batch_size]
                 if self.processes > 1:
                     index = index[: len(index) - len(index) % self.processes].view(self.processes, -1)[self.rank]
-                index = index.to(self.device)
-                yield self.prepare(self.x[index]), self.y[index]
+                yield index.to(self.device)
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """A raw batch `(B, *input_shape)` as the model takes it, on the loader's device."""

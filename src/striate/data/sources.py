@@ -331,3 +331,6 @@ def to_chw(image, mode: str, size: tuple[int, int]) -> np.ndarray:
         image = image.resize(tuple(size), Image.Resampling.BILINEAR)
     array = np.asarray(image, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)  # (H, W, C) -> (C, H, W)
+
+
+from striate.data import clips as _clips  # noqa: E402, F401  (registers `clips`, `moving-fashion`: after the images)

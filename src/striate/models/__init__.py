@@ -14,6 +14,7 @@ from striate.models import tcn as _tcn  # noqa: F401  (registers)
 from striate.models import tdnn as _tdnn  # noqa: F401  (registers)
 from striate.models import textcnn as _textcnn  # noqa: F401  (registers)
 from striate.models import timeseries as _timeseries  # noqa: F401  (registers)
+from striate.models import twostream as _twostream  # noqa: F401  (registers)
 from striate.models import vgg as _vgg  # noqa: F401  (registers)
 from striate.models import video as _video  # noqa: F401  (registers)
 from striate.models._base import Classifier
