@@ -170,10 +170,16 @@ def _normalise_item(item: str | dict) -> tuple[str, dict[str, Any]]:
     raise ConfigError(f"Invalid augmentation {item!r}: expected a name or a mapping {{name: {{arg: value}}}}.")
 
 
-def build_augmentation(items: Sequence[str | dict], input_shape: tuple[int, ...]) -> nn.Sequential | None:
-    """An `nn.Sequential` of the configured augmentations for images `input_shape` = (C, H, W), or None if empty."""
+def build_augmentation(items: Sequence[str | dict], input_shape: tuple[int, ...]) -> nn.Module | None:
+    """An `nn.Sequential` of the configured augmentations for images `input_shape` = (C, H, W), or None if empty;
+    for 4-D inputs (clips (C, T, H, W)) the same wrapped so that every frame of a clip (every slice of a volume) is
+    augmented alike (`striate.data.clip_augment`)."""
     if not items:
         return None
+    if len(input_shape) == 4:  # a clip (C, T, H, W): one draw for all its frames
+        from striate.data.clip_augment import build_clip_augmentation
+
+        return build_clip_augmentation(items, tuple(input_shape))
     if len(input_shape) != 3:
         raise ConfigError(f"Invalid `augment`: image augmentations need (C, H, W) inputs, this data has {input_shape}.")
     return nn.Sequential(*(_build_one(*_normalise_item(item), tuple(input_shape[1:])) for item in items))
