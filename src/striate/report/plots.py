@@ -85,11 +85,14 @@ def plot_confusion(confusion: np.ndarray, classes: list[str], path: str | Path, 
 
 
 def plot_augmentations(images, augment, path: str | Path, rows: int = 4) -> Path:
-    """The first row shows `images` `(N, C, H, W)` in [0, 1]; each further row one random augmentation of them."""
+    """The first row shows `images` `(N, C, H, W)` (or clips `(N, C, T, H, W)`, by their middle frame) in [0, 1]; each
+    further row one random augmentation of them."""
     import torch
 
     with torch.no_grad():
         samples = [images] + [augment(images).clamp(0, 1) for _ in range(rows - 1)]
+    if images.dim() == 5:  # clips (N, C, T, H, W), augmented alike in every frame: their middle frame shows it
+        samples = [batch[:, :, batch.shape[2] // 2] for batch in samples]
     n = images.shape[0]
     plt = _pyplot()
     figure, axes = plt.subplots(rows, n, figsize=(1.3 * n, 1.3 * rows), squeeze=False)

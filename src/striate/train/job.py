@@ -408,9 +408,9 @@ def _check_monitor(cfg: RunConfig, task: Task) -> str:
 
 def _check_data_options(cfg: RunConfig, splits: Splits, console: Console, quiet: bool) -> None:
     check_tta(cfg.tta, splits.train.input_shape if splits.train.input_kind == "image" else (1, 1))
-    if cfg.augment and splits.train.input_kind != "image":
+    if cfg.augment and splits.train.input_kind not in ("image", "clip"):
         raise ConfigError(f"Invalid `augment` for {splits.train.input_kind} data: the batch augmentations are for "
-                          "images; remove --augment.")
+                          "images and clips; remove --augment.")
     if cfg.embeddings is not None and splits.train.input_kind != "tokens":
         raise ConfigError(f"Invalid `embeddings` for {splits.train.input_kind} data: word vectors need text data.")
     if cfg.tta == "hflip" and not any("hflip" in str(item) for item in cfg.augment) and not quiet:
