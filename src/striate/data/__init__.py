@@ -10,6 +10,7 @@ from striate.data import survival as _survival  # noqa: F401  (registers)
 from striate.data import tabular as _tabular  # noqa: F401  (registers)
 from striate.data import textdata as _textdata  # noqa: F401  (registers)
 from striate.data import timeseries as _timeseries  # noqa: F401  (registers)
+from striate.data import volumes as _volumes  # noqa: F401  (registers)
 from striate.data._dataset import INPUT_KINDS, NORMALIZATIONS, TARGET_KINDS, Dataset, Splits, channel_stats
 from striate.data._registry import DatasetEntry, list_datasets, load_data, parse_data_spec, register_dataset
 from striate.data.loader import BatchLoader

@@ -2,6 +2,7 @@
 
 from striate.models import alexnet as _alexnet  # noqa: F401  (registers)
 from striate.models import allconv as _allconv  # noqa: F401  (registers)
+from striate.models import atomnet as _atomnet  # noqa: F401  (registers)
 from striate.models import capsnet as _capsnet  # noqa: F401  (registers)
 from striate.models import convnet as _convnet  # noqa: F401  (registers)
 from striate.models import dqn as _dqn  # noqa: F401  (registers)
