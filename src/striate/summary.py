@@ -57,6 +57,20 @@ from torch.utils.weak import WeakIdKeyDictionary
 from striate.errors import ShapeError, StriateError
 
 SPATIAL_NAMES = {0: (), 1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+CLIP_NAMES = ("T", "H", "W")
+"""The spatial dims of a clip `(C, T, H, W)`: time, then the frame; a volume's `(C, D, H, W)` are depth, H, W."""
+
+
+def spatial_names(model: nn.Module, ndim: int) -> tuple[str, ...]:
+    """Names of a model's `ndim` spatial dims: T, H, W for clip models (those that say `input_kind = "clip"`, or whose
+    features are "spatiotemporal" and say no kind), D, H, W for volumes and other 3-D inputs, else `SPATIAL_NAMES`."""
+    from striate.models._base import unwrap
+
+    inner = unwrap(model)
+    kind = getattr(inner, "input_kind", None)
+    if kind is None and getattr(inner, "feature_layout", None) == "spatiotemporal":
+        kind = "clip"
+    return CLIP_NAMES if ndim == 3 and kind == "clip" else SPATIAL_NAMES[ndim]
 
 
 @dataclass(frozen=True)
@@ -286,12 +300,12 @@ def _local(rf: ReceptiveField, axes: tuple[int, ...], out: Tensor) -> _Record:
     return _Record(rf, axes, _shape_at(out, axes))
 
 
-def _tiling_warnings(where: str, tensor: Tensor, window: _Window) -> list[str]:
+def _tiling_warnings(where: str, tensor: Tensor, window: _Window, names: Sequence[str] | None = None) -> list[str]:
     """Messages for dims where (W - K + 2P)/S + 1 is not an integer, K being the dilated kernel span."""
     n = len(window.kernel)
-    messages = []
+    messages, names = [], names or SPATIAL_NAMES[n]
     for dim, size, span, stride, left, total in zip(
-        SPATIAL_NAMES[n], tensor.shape[-n:], window.span, window.stride, window.pad_left, window.pad_total, strict=True
+        names, tensor.shape[-n:], window.span, window.stride, window.pad_left, window.pad_total, strict=True
     ):
         excess = (size - span + total) % stride
         if excess == 0:
@@ -311,9 +325,11 @@ def _tiling_warnings(where: str, tensor: Tensor, window: _Window) -> list[str]:
     return messages
 
 
-def _adaptive_window(in_sizes: Sequence[int], out_sizes: Sequence[int]) -> tuple[_Window, list[str]]:
+def _adaptive_window(in_sizes: Sequence[int], out_sizes: Sequence[int],
+                     names: Sequence[str] | None = None) -> tuple[_Window, list[str]]:
     """The sliding window equivalent to adaptive pooling; unequal bins give their largest size and a note."""
     kernel, stride, pad, notes = [], [], [], []
+    names = names or SPATIAL_NAMES[len(in_sizes)]
     for dim, (n, o) in enumerate(zip(in_sizes, out_sizes, strict=True)):
         lengths = [math.ceil((i + 1) * n / o) - (i * n) // o for i in range(o)]
         kernel.append(max(lengths))
@@ -321,7 +337,7 @@ def _adaptive_window(in_sizes: Sequence[int], out_sizes: Sequence[int]) -> tuple
         pad.append((max(lengths) - lengths[0]) / 2)
         if n % o:
             notes.append(
-                f"along {SPATIAL_NAMES[len(in_sizes)][dim]}, {n} input positions do not split evenly into {o} bins "
+                f"along {names[dim]}, {n} input positions do not split evenly into {o} bins "
                 f"(bins of {min(lengths)} to {max(lengths)}); the reported field is that of the largest bin."
             )
     window = _Window(tuple(kernel), tuple(stride), tuple(pad), tuple(2 * p for p in pad), (1,) * len(kernel))
@@ -410,10 +426,11 @@ class _Tracker(TorchFunctionMode):
     Handlers take (func, args, kwargs, input records, one output tensor) and return the output's record.
     """
 
-    def __init__(self, x: Tensor, root: str) -> None:
+    def __init__(self, x: Tensor, root: str, names: tuple[str, ...] | None = None) -> None:
         super().__init__()
         spatial = tuple(x.shape[2:])  # x: (1, C, *spatial)
         d = len(spatial)
+        self.names = names or SPATIAL_NAMES.get(d, ())
         self.input_size = tuple(float(s) for s in spatial)
         self.records = WeakIdKeyDictionary()
         first = ReceptiveField("local", (1.0,) * d, (1.0,) * d, (0.0,) * d)
@@ -438,13 +455,18 @@ class _Tracker(TorchFunctionMode):
         self.frames[-1].macs += macs
         self.total_macs += macs
         if func in WINDOW_OPS:
-            self.warnings += _tiling_warnings(self.where(), *WINDOW_OPS[func](args, kwargs))
+            source, window = WINDOW_OPS[func](args, kwargs)
+            self.warnings += _tiling_warnings(self.where(), source, window, self._names(len(window.kernel)))
         inputs = [r for t in tree_leaves((args, kwargs)) if isinstance(t, Tensor) and (r := self.records.get(t))]
         if inputs:
             handler = self.handlers.get(func, self._pointwise)
             for tensor in outputs:
                 self.records[tensor] = handler(func, args, kwargs, inputs, tensor)
         return out
+
+    def _names(self, rank: int) -> tuple[str, ...] | None:
+        """The input's dim names (T for a clip's time) for a window over as many dims; None for other ranks."""
+        return self.names if rank == len(self.names) else None
 
     def where(self) -> str:
         frame = self.frames[-1]
@@ -486,7 +508,7 @@ class _Tracker(TorchFunctionMode):
         out_sizes = tuple(i if o is None else o for i, o in zip(in_sizes, _ntuple(b["output_size"], n), strict=True))
         if all(o == 1 for o in out_sizes):
             return self._global()
-        window, notes = _adaptive_window(in_sizes, out_sizes)
+        window, notes = _adaptive_window(in_sizes, out_sizes, self._names(len(in_sizes)))
         self.warnings += [f"{self.where()}: {note}" for note in notes]
         return self._windowed(b["input"], window, inputs, out)
 
@@ -611,7 +633,8 @@ class _Recorder:
         window = _module_window(module, len(record.axes))
         if window is None or record.axes != tuple(range(-len(record.axes), 0)):
             return
-        self.tracker.warnings += _tiling_warnings(f"Layer `{frame.name}` ({frame.type})", source, window)
+        names = self.tracker._names(len(window.kernel))
+        self.tracker.warnings += _tiling_warnings(f"Layer `{frame.name}` ({frame.type})", source, window, names)
         self.tracker.records[out] = _local(_apply_window(record.rf, window), record.axes, out)
 
     def _add_row(self, name: str, module: nn.Module, frame: _Frame, out: Tensor | None) -> None:
@@ -654,6 +677,7 @@ def summarize(
     *,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
+    dim_names: Sequence[str] | None = None,
 ) -> ModelSummary:
     """Run one sample through `model` and report every leaf layer, in execution order.
 
@@ -664,6 +688,8 @@ def summarize(
             without spatial dims.
         device: Where the zero input batch (1, *input_shape) is created.
         dtype: Its dtype.
+        dim_names: Names of the spatial dims, e.g. ("T", "H", "W") for a clip's time and frame; by default from the
+            model (`spatial_names`): T for clip models, D (depth) for volumes and other 3-D inputs.
 
     Returns:
         A `ModelSummary`; its MACs are for one sample.
@@ -673,7 +699,11 @@ def summarize(
     """
     shape = _check_input_shape(input_shape)
     x = torch.zeros((1, *shape), device=device, dtype=dtype)  # (1, C, *spatial)
-    tracker = _Tracker(x, type(model).__name__)
+    names = tuple(dim_names) if dim_names is not None else spatial_names(model, len(shape) - 1)
+    if len(names) != len(shape) - 1:
+        raise ShapeError(f"Invalid `dim_names` {names}: expected one name per spatial dim of input shape {shape}, "
+                         f"{len(shape) - 1} names.")
+    tracker = _Tracker(x, type(model).__name__, names)
     recorder = _Recorder(model, tracker)
     try:
         with _eval_mode(model), torch.no_grad(), tracker:
@@ -704,7 +734,7 @@ def _build_summary(
         trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         macs=tracker.total_macs,
         warnings=list(dict.fromkeys(tracker.warnings)),
-        spatial_names=SPATIAL_NAMES[len(shape) - 1],
+        spatial_names=tracker.names,
     )
 
 
@@ -755,7 +785,8 @@ class ModelSummary:
         macs: All multiply-accumulates counted, including functional ops outside leaf modules.
         warnings: Windows that do not tile their input, "(W - K + 2P)/S + 1 is not an integer", and uneven
             adaptive-pooling bins; one message each.
-        spatial_names: Names of the spatial dims: ("L",), ("H", "W") or ("D", "H", "W").
+        spatial_names: Names of the spatial dims: ("L",), ("H", "W"), ("T", "H", "W") for clips (time) or
+            ("D", "H", "W") for volumes (depth).
     """
 
     input_shape: tuple[int, ...]
@@ -798,10 +829,28 @@ class ModelSummary:
             f"FLOPs: {self.flops:,}"
         )
 
+    @property
+    def deepest_field(self) -> LayerRow | None:
+        """The last row with a local receptive field: the deepest map before pooling or flattening makes it global."""
+        rows = [row for row in self.rows if row.receptive_field is not None and row.receptive_field.kind == "local"]
+        return rows[-1] if rows and len(rows[-1].receptive_field.size) == len(self.spatial_names) else None
+
+    def field_line(self) -> str:
+        """'receptive field of the deepest map (`features.19`): T 18 x H 18 x W 18', each dim named (T: time in
+        frames, D: depth), or '' when no layer has a local field."""
+        row = self.deepest_field
+        if row is None:
+            return ""
+        sizes = " x ".join(f"{n} {_number(v):g}" for n, v in zip(self.spatial_names, row.receptive_field.size,
+                                                                     strict=True))
+        return f"receptive field of the deepest map (`{row.name}`): {sizes}"
+
     def print(self, console: Console | None = None) -> None:
         """Print the table, then the warnings, to `console` (a new rich Console by default)."""
         console = console or Console()
         console.print(self.table())
+        if self.field_line():
+            console.print(self.field_line(), highlight=False)
         for message in self.warnings:
             console.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False)
 
@@ -812,6 +861,8 @@ class ModelSummary:
             "output_shape": None if self.output_shape is None else list(self.output_shape),
             "output_receptive_field": _rf_dict(self.output_receptive_field),
             "spatial_dims": list(self.spatial_names),
+            "deepest_field": None if self.deepest_field is None else {
+                "layer": self.deepest_field.name, **_rf_dict(self.deepest_field.receptive_field)},
             "layers": [self._row_dict(row) for row in self.rows],
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
