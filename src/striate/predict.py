@@ -2,8 +2,12 @@
 
 Images: PNG/JPEG paths or PIL images, converted and resized to the model's input (decoded by the same functions as
 the image datasets). Text: sentences, tokenised and encoded with the run's training vocabulary. Signals: arrays of
-shape `(L,)`, `(C, L)` or `(N, C, L)`, padded or cut to the training length. Any kind: a tensor
+shape `(L,)`, `(C, L)` or `(N, C, L)`, padded or cut to the training length. Clips: video files or folders of frames,
+sampled uniformly to the training length and resized (`striate.data.clips.clip_input`). Any kind: a tensor
 `(N, *input_shape)` of raw values, passed through.
+
+Volumes: `.npy` voxels `(C, D, H, W)` or `(N, C, D, H, W)`, or `.xyz` atoms and point clouds voxelised as the run's
+training data was (`striate.data.volumes.volume_inputs`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,22 @@ def load_inputs(inputs, run: Run) -> tuple[torch.Tensor, list[str], list[list[st
         return _sentences(inputs, run)
     if run.input_kind == "signal":
         return _series(inputs, shape)
+    if run.input_kind == "clip":
+        return _clips(inputs, shape)
+    if run.input_kind == "volume":
+        return _volumes(inputs, run)
     return _images(inputs, shape)
+
+
+def _clips(clips, input_shape: tuple[int, ...]) -> tuple[torch.Tensor, list[str], list[list[str]]]:
+    """Video files or folders of frames -> uint8 `(N, C, T, H, W)`, frames sampled uniformly and resized."""
+    from striate.data.clips import clip_input
+
+    items = [clips] if isinstance(clips, str | Path) else list(clips)
+    if not items:
+        raise DataError("No clips given: expected at least one video file or folder of frames.")
+    arrays, notes = zip(*(clip_input(item, input_shape) for item in items), strict=True)
+    return torch.from_numpy(np.stack(arrays)), [str(item) for item in items], list(notes)
 
 
 def _images(images, input_shape: tuple[int, ...]) -> tuple[torch.Tensor, list[str], list[list[str]]]:
@@ -133,6 +152,26 @@ def _series(inputs, input_shape: tuple[int, ...]) -> tuple[torch.Tensor, list[st
     if not arrays:
         raise DataError("No series given: expected at least one array of values.")
     return torch.from_numpy(np.stack(arrays)), [f"series[{i}]" for i in range(len(arrays))], notes
+
+
+def _volumes(inputs, run: Run) -> tuple[torch.Tensor, list[str], list[list[str]]]:
+    """Volume files (`.npy` voxels, or sources voxelised as the training data was) or arrays `(C, D, H, W)`."""
+    from striate.data.volumes import volume_inputs
+
+    items = [inputs] if isinstance(inputs, str | Path | np.ndarray) else list(inputs)
+    arrays, sources = [], []
+    for number, item in enumerate(items):
+        array = volume_inputs(item, run.info) if isinstance(item, str | Path) else np.asarray(item)[None]
+        if tuple(array.shape[1:]) != tuple(run.input_shape):
+            raise DataError(f"Invalid volume {item if isinstance(item, str | Path) else number} of shape "
+                            f"{tuple(array.shape[1:])}: expected {tuple(run.input_shape)} (C, D, H, W) as in training.")
+        arrays.append(array)
+        name = str(item) if isinstance(item, str | Path) else f"volume[{number}]"
+        sources += [name] if len(array) == 1 else [f"{name}[{i}]" for i in range(len(array))]
+    if not arrays:
+        raise DataError("No volumes given: expected at least one .npy file or array.")
+    dtype = np.uint8 if run.info.get("scale", 1.0) != 1.0 else np.float32  # occupancy grids train as uint8
+    return torch.from_numpy(np.concatenate(arrays).astype(dtype)), sources, [[] for _ in sources]
 
 
 def read_series_file(path: Path) -> list[np.ndarray]:
