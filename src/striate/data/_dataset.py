@@ -213,7 +213,8 @@ class Dataset:
                 "normalization": self.normalization, "mean": list(self.mean), "std": list(self.std),
                 "scale": 1 / 255 if self.x.dtype == torch.uint8 else 1.0,
                 "variable_length": self.lengths is not None,
-                **({"lowercase": self.meta.get("lowercase", True)} if self.input_kind == "tokens" else {})}
+                **({"lowercase": self.meta.get("lowercase", True)} if self.input_kind == "tokens" else {}),
+                **({"voxelizer": self.meta["voxelizer"]} if "voxelizer" in self.meta else {})}
 
 
 @dataclass

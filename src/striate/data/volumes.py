@@ -378,16 +378,25 @@ def load_volumes(location: str, target: str = "auto", labels: str | None = None,
     if kinds == {True}:
         voxel = {"kind": "atoms", "size": size, "resolution": _number(resolution or 0.8, "resolution"),
                  "sigma": _number(sigma, "sigma"), "elements": _elements(elements, files)}
-        x = torch.stack([voxelize(*read_xyz(p), channels=voxel["elements"], size=size, resolution=voxel["resolution"],
-                                  sigma=voxel["sigma"]) for p in files])
+        x = torch.stack([_from_file(p, voxel) for p in files])
     else:
         voxel = {"kind": "occupancy", "size": size, "points": _number(points, "points", int),
                  "resolution": None if resolution is None else _number(resolution, "resolution")}
-        x = torch.stack([occupancy(read_points(p, voxel["points"]), size=size, resolution=voxel["resolution"])
-                         for p in files])
+        x = torch.stack([_from_file(p, voxel) for p in files])
     y, classes, kind = _folder_targets(path, files, labels, target)
     return Dataset(x, y, classes, name=path.name, input_kind="volume", target_kind=kind,
                    meta={"voxelizer": voxel, "files": [str(p) for p in files]})
+
+
+def _from_file(path: Path, voxel: dict) -> torch.Tensor:
+    """One source file voxelised by the `voxel` settings; errors name the file."""
+    try:
+        if voxel["kind"] == "atoms":
+            return voxelize(*read_xyz(path), channels=voxel["elements"], size=voxel["size"],
+                            resolution=voxel["resolution"], sigma=voxel["sigma"])
+        return occupancy(read_points(path, voxel["points"]), size=voxel["size"], resolution=voxel["resolution"])
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
 
 
 def _elements(elements: str | None, files: list[Path]) -> list[str]:
@@ -437,12 +446,9 @@ def volume_inputs(path: str | Path, info: dict) -> np.ndarray:
     path, voxel = Path(path), info.get("voxelizer") or {}
     if not path.is_file():
         raise DataError(f"Volume not found: expected a file at {path}, found {found_at(path)} there.")
-    if path.suffix == ".xyz" and voxel.get("kind") == "atoms":
-        return voxelize(*read_xyz(path), channels=voxel["elements"], size=voxel["size"],
-                        resolution=voxel["resolution"], sigma=voxel["sigma"])[None].numpy()
-    if path.suffix in POINT_SUFFIXES - {".npy"} and voxel.get("kind") == "occupancy":
-        return occupancy(read_points(path, voxel["points"]), size=voxel["size"],
-                         resolution=voxel["resolution"])[None].numpy()
+    if (path.suffix == ".xyz" and voxel.get("kind") == "atoms") or (
+            path.suffix in POINT_SUFFIXES - {".npy"} and voxel.get("kind") == "occupancy"):
+        return _from_file(path, voxel)[None].numpy()
     if path.suffix != ".npy":
         raise DataError(f"Invalid volume file {path.name}: expected a .npy array (C, D, H, W) or (N, C, D, H, W)"
                         f"{' or an .xyz file' if voxel.get('kind') == 'atoms' else ''}.")
@@ -476,9 +482,9 @@ def make_shapes3d(samples: int = 2000, size: int = 16, seed: int = 0) -> Dataset
     channel (counts tell nothing) and a projection along any axis shrinks distances by an unknown factor (a far pair
     seen along its axis looks near): only the 3-D arrangement decides the label.
     """
-    if size < 12:
-        raise ConfigError(f"Invalid `size` for shapes3d: expected at least 12 voxels a side (blobs up to 9 apart), "
-                          f"received {size}.")
+    if size < 16:
+        raise ConfigError(f"Invalid `size` for shapes3d: expected at least 16 voxels a side (whole blobs up to 9 "
+                          f"apart in any direction), received {size}.")
     rng = np.random.default_rng(seed)
     volumes, labels = [], []
     half = (size - 1) / 2 - 2.5  # centres stay 2.5 voxels inside the faces: each blob whole
