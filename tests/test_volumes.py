@@ -192,3 +192,13 @@ def test_training_beats_chance_and_predicts_from_files(tmp_path):
     predictions = run.predict([tmp_path / "v.npy"])
     assert [p["source"] for p in predictions] == [f"{tmp_path / 'v.npy'}[0]", f"{tmp_path / 'v.npy'}[1]"]
     assert (run.path / "report.html").is_file() and run.info["input_kind"] == "volume"
+
+
+def test_volume_augmentations_are_built_by_name():
+    from striate.data.augment import build_augmentation
+    from striate.errors import ConfigError
+
+    augment = build_augmentation(["rot90", {"rotate": {"degrees": 30}}], (2, 16, 16, 16), "volume")
+    assert [type(m) for m in augment] == [RandomRot90, RandomRotation3d] and augment[1].degrees == 30
+    with pytest.raises(ConfigError, match=r"Unknown augmentation `spin`: expected one of rotate, rot90"):
+        build_augmentation(["spin"], (2, 16, 16, 16), "volume")

@@ -170,12 +170,18 @@ def _normalise_item(item: str | dict) -> tuple[str, dict[str, Any]]:
     raise ConfigError(f"Invalid augmentation {item!r}: expected a name or a mapping {{name: {{arg: value}}}}.")
 
 
-def build_augmentation(items: Sequence[str | dict], input_shape: tuple[int, ...]) -> nn.Module | None:
+def build_augmentation(items: Sequence[str | dict], input_shape: tuple[int, ...],
+                       input_kind: str = "image") -> nn.Module | None:
     """An `nn.Sequential` of the configured augmentations for images `input_shape` = (C, H, W), or None if empty;
     for 4-D inputs (clips (C, T, H, W)) the same wrapped so that every frame of a clip (every slice of a volume) is
     augmented alike (`striate.data.clip_augment`)."""
     if not items:
         return None
+    if input_kind == "volume":  # whole grids turned in 3-D (rotate, rot90), not slice by slice
+        from striate.data.volumes import VOLUME_AUGMENTATIONS
+
+        return nn.Sequential(*(_build_one(*_normalise_item(item), tuple(input_shape[1:]), VOLUME_AUGMENTATIONS)
+                               for item in items))
     if len(input_shape) == 4:  # a clip (C, T, H, W): one draw for all its frames
         from striate.data.clip_augment import build_clip_augmentation
 
@@ -185,11 +191,12 @@ def build_augmentation(items: Sequence[str | dict], input_shape: tuple[int, ...]
     return nn.Sequential(*(_build_one(*_normalise_item(item), tuple(input_shape[1:])) for item in items))
 
 
-def _build_one(name: str, args: dict[str, Any], input_size: tuple[int, int]) -> nn.Module:
-    if name not in AUGMENTATIONS:
-        raise ConfigError(f"Unknown augmentation `{name}`: expected one of {', '.join(AUGMENTATIONS)}."
-                          f"{did_you_mean(name, AUGMENTATIONS)}")
-    factory = AUGMENTATIONS[name][0]
+def _build_one(name: str, args: dict[str, Any], input_size: tuple[int, ...], table: dict | None = None) -> nn.Module:
+    table = AUGMENTATIONS if table is None else table
+    if name not in table:
+        raise ConfigError(f"Unknown augmentation `{name}`: expected one of {', '.join(table)}."
+                          f"{did_you_mean(name, table)}")
+    factory = table[name][0]
     valid = [p for p in inspect.signature(factory).parameters if p not in {"input_size", "_"}]
     unknown = sorted(set(args) - set(valid))
     if unknown:

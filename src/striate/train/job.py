@@ -96,13 +96,14 @@ def _train(cfg: RunConfig, world: distributed.World, device: torch.device, run_d
         model = distributed.convert_sync_batchnorm(model)
     channels_last = cfg.channels_last and splits.train.input_kind == "image"
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    augment = build_augmentation(cfg.augment, splits.train.input_shape) if cfg.augment else None
+    augment = build_augmentation(cfg.augment, splits.train.input_shape, splits.train.input_kind) if cfg.augment \
+        else None
     preprocess = Preprocess.from_description(splits.train.describe(), channels_last=channels_last)
 
     run_dir, checkpoint = _run_folder(cfg, world, run_dir, checkpoint)
     if world.is_main:
         atomic_write_yaml(run_dir / "config.yaml", cfg.to_dict(), comment=_config_comment(cfg, world))
-        if augment is not None and checkpoint is None:
+        if augment is not None and checkpoint is None and splits.train.input_kind != "volume":
             plot_augmentations(splits.train.x[:8].float() / 255, augment, run_dir / "augmentations.png")
 
     def loader(dataset: Dataset, batch_size: int, shuffle: bool = False) -> BatchLoader:
@@ -408,9 +409,9 @@ def _check_monitor(cfg: RunConfig, task: Task) -> str:
 
 def _check_data_options(cfg: RunConfig, splits: Splits, console: Console, quiet: bool) -> None:
     check_tta(cfg.tta, splits.train.input_shape if splits.train.input_kind == "image" else (1, 1))
-    if cfg.augment and splits.train.input_kind not in ("image", "clip"):
+    if cfg.augment and splits.train.input_kind not in ("image", "clip", "volume"):
         raise ConfigError(f"Invalid `augment` for {splits.train.input_kind} data: the batch augmentations are for "
-                          "images and clips; remove --augment.")
+                          "images, clips and volumes; remove --augment.")
     if cfg.embeddings is not None and splits.train.input_kind != "tokens":
         raise ConfigError(f"Invalid `embeddings` for {splits.train.input_kind} data: word vectors need text data.")
     if cfg.tta == "hflip" and not any("hflip" in str(item) for item in cfg.augment) and not quiet:
