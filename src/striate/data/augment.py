@@ -173,8 +173,8 @@ def _normalise_item(item: str | dict) -> tuple[str, dict[str, Any]]:
 def build_augmentation(items: Sequence[str | dict], input_shape: tuple[int, ...],
                        input_kind: str = "image") -> nn.Module | None:
     """An `nn.Sequential` of the configured augmentations for images `input_shape` = (C, H, W), or None if empty;
-    for 4-D inputs (clips (C, T, H, W)) the same wrapped so that every frame of a clip (every slice of a volume) is
-    augmented alike (`striate.data.clip_augment`)."""
+    for clips (C, T, H, W) the same wrapped so that every frame of a clip is augmented alike
+    (`striate.data.clip_augment`); volumes take their own 3-D rotations."""
     if not items:
         return None
     if input_kind == "volume":  # whole grids turned in 3-D (rotate, rot90), not slice by slice
