@@ -346,8 +346,8 @@ def _expected_outputs(info: dict[str, Any]) -> int:
 
     task = info.get("task")
     if isinstance(task, dict):
-        try:
-            return task_from_description(task).num_outputs
+        try:  # with model.json's own class names, so an edit to either list is caught
+            return task_from_description({**task, "classes": info["classes"]}).num_outputs
         except (StriateError, TypeError, ValueError):
             pass
     return len(info["classes"])
