@@ -9,7 +9,14 @@ mean absolute error; the mean predictor's error is printed beside it).
 
     python benchmarks/volumes.py [--samples-shapes 2000] [--samples-molecules 600] [--epochs 15]
 
-Measured (2 shared CPU cores, seed 0, defaults): see the README's Volumes section.
+Measured with `--samples-shapes 1200 --samples-molecules 300 --epochs 10` (2 shared CPU cores, seed 0):
+
+    shapes3d (960 train / 240 test), accuracy       3-D 1.000   2-D projection 0.867   counts 0.613
+    molecules3d (222 / 56), asphericity MAE         3-D 0.120   2-D projection 0.119   counts 0.127   mean 0.108
+
+shapes3d: depth decides, and only the 3-D model sees it. Counts score above 50% because blobs near a face lose a
+sliver of their tails (< 0.1% of the density), which gradient boosting picks up; keeping blobs further inside would
+remove that leak. molecules3d at this size is inconclusive: no model beats the mean of the training targets.
 """
 
 from __future__ import annotations
