@@ -189,8 +189,8 @@ def evaluate(
 def predict(
     run: Path = typer.Argument(..., help="run folder written by `striate train`"),
     inputs: list[str] = typer.Argument(..., help="image files (image runs), sentences (text runs), .npy/.csv "
-                                                 "files of series (series runs), or video files and folders of "
-                                                 "frames (clip runs)"),
+                                                 "files of series (series runs), video files and folders of frames "
+                                                 "(clip runs), or .npy volumes and .xyz atoms (volume runs)"),
     top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="classes to show per input"),
     as_json: bool = typer.Option(False, "--json", help="print the predictions as JSON"),
     engine: str = ENGINE_OPTION,
