@@ -201,6 +201,8 @@ RAW = {  # input description per kind: how a dataset of that kind would store an
     "tokens": {"input_kind": "tokens", "input_shape": [12], "normalization": "none", "scale": 1.0, "lowercase": True},
     "clip": {"input_kind": "clip", "input_shape": [3, 4, 16, 16], "normalization": "channel", "mean": [0.5] * 3,
              "std": [0.25] * 3, "scale": 1 / 255},
+    "volume": {"input_kind": "volume", "input_shape": [2, 8, 8, 8], "normalization": "channel", "mean": [0.1] * 2,
+               "std": [0.2] * 2, "scale": 1.0},
 }
 
 

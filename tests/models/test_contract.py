@@ -92,6 +92,9 @@ FEATURE_SHAPES = [
     ("textcnn", {"vocab_size": 50}, (56,), (300,)),  # max over time of 3 x 100 maps of unequal lengths
     ("c3d", {}, (3, 16, 112, 112), (512, 1, 4, 4)),  # T 16 -> 16 -> 8 -> 4 -> 2 -> 1, H 112 -> ... -> 7 -pad-> 4
     ("cnn_lstm", {}, (3, 16, 112, 112), (256, 16, 7, 7)),  # every frame's 112 -> 56 -> 28 -> 14 -> 7 map
+    ("two_stream", {}, (3, 16, 112, 112), (2 * 128, 16, 14, 14)),  # both streams' 112 -> 56 -> 28 -> 14 frame maps
+    ("atomnet", {}, (6, 24, 24, 24), (128, 6, 6, 6)),  # two 2x2x2 pools: 24 -> 12 -> 6
+    ("resnet3d", {}, (1, 32, 32, 32), (128, 8, 8, 8)),  # stride 2 in stages 2 and 3: 32 -> 16 -> 8
     ("fcn", {}, (1, 150), (128, 150)),  # 'same' convolutions
     ("resnet_ts", {}, (1, 150), (128, 150)),
     ("inception_time", {}, (1, 150), (4 * 32, 150)),  # four branches of 32 filters
@@ -148,9 +151,11 @@ STATE_DIGESTS = {
     ("dqn", 29): "1cbb3c19621913eb", ("capsnet", 30): "2d929b9017b992b8", ("capsnet", 31): "af612adf89565f03",
     ("fcn", 32): "26a1285a97d6b55e", ("resnet_ts", 33): "0a7941c769ba2fe0", ("inception_time", 34): "aa4172cae48074d7",
     ("inception_time_ensemble", 35): "30c5cce3a03e3162", ("neocognitron", 36): "1ee1941af31f0704",
+    ("two_stream", 37): "354aa019325608e9", ("atomnet", 38): "7bd57d97855e8732", ("resnet3d", 39): "1371f935f318bbf1",
 }
 """`state_digest` of each row of `test_zoo.PARAMETER_COUNTS` (by name and row index), computed with the code of
-commit c9ae572, before `forward_features` returned unpooled maps. A run saved then must still load."""
+commit c9ae572, before `forward_features` returned unpooled maps (rows 37-39, the video and volume models, with the
+code that first released them). A run saved then must still load."""
 
 VARIANT_DIGESTS = [
     ("convnet", {"widths": (8, 16), "depth": 1, "head": "avg", "hidden": 5}, "fb6979e768feb3a4"),

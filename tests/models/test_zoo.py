@@ -65,6 +65,14 @@ PARAMETER_COUNTS = [
     ("inception_time_ensemble", {}, 5 * 420_450, "five InceptionTime networks"),
     ("neocognitron", {"num_classes": 5}, 25 * 24 + 24 + 24 * 24 * 25 + 24 + 24 * 24 * 9 + 24 + 24 * 5 + 5,
      "S1 5x5, S2 5x5, S3 3x3, 24 planes; read-out for 5 patterns"),
+    ("two_stream", {"num_classes": 101}, 2 * (3 * 32 * 9 + 2 * 32 + 32 * 64 * 9 + 2 * 64 + 64 * 128 * 9 + 2 * 128)
+     + 2 * (128 * 101 + 101), "two per-frame CNNs 32-64-128 (3x3 conv, BN), one classifier per stream (late fusion)"),
+    ("atomnet", {}, 6 * 32 * 125 + 2 * 32 + 32 * 64 * 27 + 2 * 64 + 64 * 64 * 27 + 2 * 64 + 64 * 128 * 27 + 2 * 128
+     + 256 * 256 + 256 + 256 * 2 + 2, "6 element channels, 5x5x5 then three 3x3x3 convolutions (BN, no bias), max and "
+                                      "mean pooled (2 x 128) into 256 hidden units, 2 classes"),
+    ("resnet3d", {}, 27 * 32 + 2 * 32 + 2 * (32 * 32 * 27 + 2 * 32) + 32 * 64 * 27 + 64 * 64 * 27 + 2 * 2 * 64
+     + 32 * 64 + 2 * 64 + 64 * 128 * 27 + 128 * 128 * 27 + 2 * 2 * 128 + 64 * 128 + 2 * 128 + 128 * 10 + 10,
+     "3x3x3 stem of 32, one basic block per stage (32, 64, 128; projection shortcuts where the width changes)"),
 ]
 
 
@@ -97,6 +105,7 @@ EXAMPLE_DATA = {
     "tokens": ({"input_kind": "tokens", "input_shape": [12], "vocab_size": 50},
                lambda n: torch.randint(0, 50, (n, 12))),
     "clip": ({"input_kind": "clip", "input_shape": [3, 4, 16, 16]}, lambda n: torch.randn(n, 3, 4, 16, 16)),
+    "volume": ({"input_kind": "volume", "input_shape": [2, 8, 8, 8]}, lambda n: torch.randn(n, 2, 8, 8, 8)),
 }
 """A small example of every input kind, as a dataset would describe it (`Dataset.describe()`)."""
 
