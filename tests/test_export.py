@@ -286,6 +286,14 @@ def test_text_vocabulary_stays_outside_the_graph_and_is_written_beside_it(tmp_pa
     meta = read_metadata(exported.path)
     assert meta["striate.vocabulary"] == "vocab.json" and meta["striate.input_dtype"] == "int64"
     assert (tmp_path / "out" / "vocab.json").read_text() == (run.path / "vocab.json").read_text()
+    export_run(run, tmp_path / "out" / "again.onnx", check_samples=0)  # the same vocabulary again: fine
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "vocab.json").write_text('{"tokens": ["<pad>", "<unk>", "mine"]}')
+    with pytest.raises(ConfigError, match=r"vocab\.json exists and is another run's; export into an empty folder"):
+        export_run(run, other / "model.onnx", check_samples=0)
+    assert (other / "vocab.json").read_text() == '{"tokens": ["<pad>", "<unk>", "mine"]}'
+    assert not (other / "model.onnx").exists()
 
 
 # --- errors ---------------------------------------------------------------------------------------------------------

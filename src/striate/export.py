@@ -288,7 +288,11 @@ def read_metadata(model: bytes | str | Path) -> dict[str, str]:
 def _write_vocabulary(run: Run, path: Path) -> None:
     """A text run's vocabulary beside the exported file (the run folder has it already as vocab.json)."""
     if run.input_kind == "tokens" and path.parent.resolve() != run.path.resolve():
-        atomic_write_bytes(path.parent / "vocab.json", (run.path / "vocab.json").read_bytes())
+        target, vocabulary = path.parent / "vocab.json", (run.path / "vocab.json").read_bytes()
+        if target.exists() and (not target.is_file() or target.read_bytes() != vocabulary):
+            raise ConfigError(f"Cannot write the vocabulary beside {path}: {target} exists and is another run's; "
+                              "export into an empty folder (--out), or remove that file first.")
+        atomic_write_bytes(target, vocabulary)
 
 
 # --- the parity check -----------------------------------------------------------------------------------------------
