@@ -51,7 +51,11 @@ def test_stacks_rebuilt_after_reset_and_across_wrap_around():
         5: ([11, 11, 12], [11, 12, 13], 13, pytest.approx(1.3), 0.0, 0.5),
     }
     # Third episode: 21 in slot 7, then 22..26 overwrite slots 0-4 (the first episode and the second's first frame).
-    episode(memory, 21, [22, 23, 24, 25, 26], terminal=False)
+    episode(memory, 21, [22, 23, 24, 25], terminal=False)
+    rows = rows_by_index(memory)
+    assert rows[4][:2] == ([11, 11, 11], [11, 11, 12]) and rows[5][:2] == ([11, 11, 12], [11, 12, 13])
+    assert sorted(rows) == [0, 1, 2, 4, 5, 7]  # slot 3 holds the newest frame (25), with no transition out yet
+    memory.add(frame(26), action=26, reward=2.6, done=False)
     rows = rows_by_index(memory)
     assert {k: v[:2] for k, v in rows.items()} == {
         7: ([21, 21, 21], [21, 21, 22]),
@@ -136,8 +140,8 @@ def test_sum_tree_against_cumulative_sum():
     assert (leaves[tree.find([leaves.sum()])] > 0).all()  # rounding up to the total still lands on a priority
 
 
-def prioritised(alpha=0.7, beta=0.5):
-    memory = PrioritizedReplayMemory(16, frame_shape=(2, 2), history=2, alpha=alpha, beta=beta, eps=0.01)
+def prioritised(alpha=0.7, beta=0.5, n_step=1):
+    memory = PrioritizedReplayMemory(16, frame_shape=(2, 2), history=2, n_step=n_step, alpha=alpha, beta=beta, eps=0.01)
     episode(memory, 1, [2, 3, 4, 5, 6], terminal=True)  # transitions at slots 0-4
     episode(memory, 11, [12, 13], terminal=True)  # slots 6, 7
     return memory
@@ -265,16 +269,17 @@ def test_bytes_per_transition():
 
 def test_state_dict_round_trip_through_safetensors(tmp_path):
     safetensors = pytest.importorskip("safetensors.torch")
-    memory = prioritised()
+    memory = prioritised(n_step=3)
     memory.update_priorities([0, 3, 6], [2.0, 0.5, 1.5])
-    episode(memory, 21, [22, 23], terminal=False)  # left open: pending transitions must survive too
+    episode(memory, 21, [22, 23], terminal=False)  # left open: its two pending transitions must survive too
     state = memory.state_dict()
     assert all(isinstance(v, torch.Tensor) for v in state.values())
     safetensors.save_file(state, tmp_path / "replay.safetensors")
-    restored = PrioritizedReplayMemory(16, frame_shape=(2, 2), history=2, alpha=0.7, beta=0.5, eps=0.01)
+    restored = PrioritizedReplayMemory(16, frame_shape=(2, 2), history=2, n_step=3, alpha=0.7, beta=0.5, eps=0.01)
     restored.load_state_dict(safetensors.load_file(tmp_path / "replay.safetensors"))
     for m in (memory, restored):
         m.add(frame(24), action=24, reward=2.4, done=True)
+    assert len(restored) == len(memory) == 10
     a, b = memory.sample(64, gen(5)), restored.sample(64, gen(5))
     for x, y in zip(a, b, strict=True):
         torch.testing.assert_close(x, y, rtol=0, atol=0)
