@@ -129,7 +129,8 @@ def test_sum_tree_against_cumulative_sum():
     leaves = rng.random(13) * (rng.random(13) < 0.7)
     tree.update(np.arange(13), leaves)
     tree.update([4, 4, 9], [0.0, 2.5, 0.0])  # the last of a repeated index wins
-    leaves[4], leaves[9] = 2.5, 0.0
+    tree.set(11, 0.75)
+    leaves[4], leaves[9], leaves[11] = 2.5, 0.0, 0.75
     assert tree.total == pytest.approx(leaves.sum(), rel=1e-12)
     queries = np.concatenate([rng.random(500) * leaves.sum(), np.cumsum(leaves)[:-1], [0.0]])
     expected = np.searchsorted(np.cumsum(leaves), queries, side="right")

@@ -276,6 +276,15 @@ class SumTree:
             nodes = np.unique(nodes // 2)
             self._tree[nodes] = self._tree[2 * nodes] + self._tree[2 * nodes + 1]
 
+    def set(self, index: int, value: float) -> None:
+        """Set one leaf: the per-step path, a plain loop that is ~10x faster than `update` for a single index."""
+        node = int(index) + self._size
+        tree = self._tree
+        tree[node] = value
+        while node > 1:
+            node //= 2
+            tree[node] = tree[2 * node] + tree[2 * node + 1]
+
     def find(self, values) -> np.ndarray:
         """`(K,)` prefix sums in `[0, total)` -> `(K,)` leaves `j` with `sum(leaves[:j]) <= value < sum(leaves[:j+1])`;
         always a leaf with positive priority, even when rounding puts a value at `total`."""
@@ -316,7 +325,7 @@ class PrioritizedReplayMemory(ReplayMemory):
 
     def _set_sampleable(self, slot: int, value: bool) -> None:
         super()._set_sampleable(slot, value)
-        self._tree.update([slot], [self._max_priority ** self.alpha if value else 0.0])
+        self._tree.set(slot, self._max_priority ** self.alpha if value else 0.0)
 
     def update_priorities(self, indices, td_errors) -> None:
         """Set `p_i = |td_error_i| + eps` for the sampled `indices` `(B,)`; slots overwritten since are skipped."""
