@@ -75,7 +75,7 @@ TRAIN_ROWS = [
     (t("--data", "text:{f}/tiny.txt", "--model", "textcnn", "--data-args", "min_freq=-1"),
      r"Invalid `min_freq` for text data: expected a whole number of at least 1, received -1"),
     (t("--data", "text:{f}/tiny.txt", "--model", "textcnn", "--data-args", "min_freq=abc"),
-     r"Invalid `min_freq` for text data: expected a whole number of at least 1, received 'abc'"),
+     r"Invalid text option `min_freq`: expected an integer, received 'abc'"),
     (t("--data", "text:{f}/tiny.txt", "--model", "textcnn", "--data-args", "max_length=0"),
      r"Invalid `max_length` for text data: expected a whole number of at least 1, received 0"),
     (t("--data", "ucr:"), r"expected a name after `ucr:`, received nothing"),
@@ -97,7 +97,9 @@ TRAIN_ROWS = [
     (t("--data", "forecast:{f}/nothing.csv"), r"Series file not found: expected a \.csv or \.npz file .* at "
                                               r".*nothing\.csv, found nothing there"),
     (t("--data", "forecast:Airline?horizon=0"), r"Invalid `horizon`: expected a positive integer, received 0"),
-    (t("--data", "forecast:Airline?horizon=abc"), r"Invalid `horizon` 'abc': expected an integer"),
+    (t("--data", "forecast:Airline?horizon=abc"), r"Invalid forecast option `horizon`: expected an integer, received "
+                                                  r"'abc'"),
+    (t("--data", "digits?size=big"), r"Invalid digits option `size`: expected an integer, received 'big'"),
     (t("--data", "forecast:Airline?lookback=200"), r"has 144 points: expected at least 224 for a look-back of 200"),
     (t("--data", "forecast:Airline", "--model", "fcn"), r"Invalid `model` 'fcn' for the forecast task: it needs a "
                                                         r"model taking instance_norm"),

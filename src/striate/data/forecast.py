@@ -371,18 +371,7 @@ def forecast_splits(found: SeriesSet, lookback: int | None = None, horizon: int 
                               "rolling, season")
 def _forecast(location: str, lookback: int | None = None, horizon: int = 12, test: int | None = None,
               val: int | None = None, rolling: int = 0, season: int | None = None) -> Splits:
-    found = read_series(location)
-    return forecast_splits(found, _int(lookback, "lookback"), _int(horizon, "horizon"), _int(test, "test"),
-                           _int(val, "val"), _int(rolling, "rolling"), _int(season, "season"))
-
-
-def _int(value, name: str) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(f"Invalid `{name}` {value!r}: expected an integer.") from None
+    return forecast_splits(read_series(location), lookback, horizon, test, val, rolling, season)
 
 
 # --- baselines ------------------------------------------------------------------------------------------------------

@@ -107,13 +107,8 @@ def read_idx(path: Path) -> np.ndarray:
 
 @register_dataset("digits", description="scikit-learn's 1,797 8x8 handwritten digits, 10 classes; option size=N "
                                         "resizes them to NxN (e.g. 28 to fine-tune a Fashion-MNIST model)")
-def _digits(location: None, size: int | str = 8) -> Splits:
-    return load_digits(size=_whole(size))
-
-
-def _whole(value: int | str) -> int | str:
-    """An option that comes as text from `NAME?key=value` and as a number from YAML."""
-    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+def _digits(location: None, size: int = 8) -> Splits:
+    return load_digits(size=size)
 
 
 DIGIT_ATTRIBUTES = {"even": {0, 2, 4, 6, 8}, "prime": {2, 3, 5, 7}, "at_least_5": {5, 6, 7, 8, 9},
@@ -124,8 +119,8 @@ DIGIT_ATTRIBUTES = {"even": {0, 2, 4, 6, 8}, "prime": {2, 3, 5, 7}, "at_least_5"
 @register_dataset("digits-attributes", kinds="image, multilabel",
                   description="scikit-learn's 8x8 digits labelled with four attributes each (even, prime, at_least_5, "
                               "closed_loop): a multi-label set; option size=N as for digits")
-def _digits_attributes(location: None, size: int | str = 8) -> Splits:
-    splits = load_digits(size=_whole(size))
+def _digits_attributes(location: None, size: int = 8) -> Splits:
+    splits = load_digits(size=size)
     for part in (splits.train, splits.test):
         attributes = torch.tensor([[float(int(part.classes[d]) in digits) for digits in DIGIT_ATTRIBUTES.values()]
                                    for d in part.y.tolist()])  # (N, 4) multi-hot
