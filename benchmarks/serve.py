@@ -19,56 +19,21 @@ import gzip
 import http.client
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, File, UploadFile
 
 import striate
-from striate.serve.loadtest import Body, malformed_bodies, multipart, png, run_load
+from striate.serve.loadtest import Body, malformed_bodies, multipart, png, run_load, start_server, stop_server
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start(argv: list[str], port: int) -> subprocess.Popen:
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited: {process.stderr.read().decode()[-2000:]}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not start in 120 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-def stats(port: int) -> dict:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def stats(url: str) -> dict:
+    connection = http.client.HTTPConnection(*url.removeprefix("http://").split(":"), timeout=5)
     connection.request("GET", "/v1/stats")
     response = connection.getresponse()
     return json.loads(response.read()) if response.status == 200 else {}
@@ -118,13 +83,14 @@ def main() -> None:
     parser.add_argument("--run", help="a Fashion-MNIST image run [trains LeNet-5 for 3 epochs]")
     parser.add_argument("--requests", type=int, default=2000, help="requests per configuration and load")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16], help="concurrent clients")
-    parser.add_argument("--baseline-server", nargs=2, metavar=("RUN", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-server", metavar="RUN", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline_server:
         import uvicorn
 
-        run_path, port = args.baseline_server
-        uvicorn.run(baseline_app(run_path), host="127.0.0.1", port=int(port), access_log=False, log_level="warning")
+        uvicorn.run(baseline_app(args.baseline_server), host="127.0.0.1", port=args.port, access_log=False,
+                    log_level="warning")
         return
     run_path = args.run or str(striate.train(model="lenet5", epochs=3, out=tempfile.mkdtemp(), quiet=True).path)
     run = striate.load(run_path)
@@ -135,13 +101,11 @@ def main() -> None:
     valid = [Body(*multipart([(f"{i}.png", png(image))]), top=top) for i, (image, top) in
              enumerate(zip(images, tops, strict=True))]
     python = sys.executable
-    configurations = {
-        "FastAPI + PyTorch handler (baseline)": lambda port: [python, __file__, "--baseline-server", run_path,
-                                                               str(port)],
-        **{f"striate serve, {engine}, {'batching' if batching else 'no batching'}": (
-            lambda port, engine=engine, batching=batching: [
-                python, "-m", "striate", "serve", run_path, "--port", str(port), "--engine", engine,
-                "--no-access-log", *([] if batching else ["--max-batch", "1"])])
+    configurations = {  # each command takes `--port PORT` last (`start_server` adds it)
+        "FastAPI + PyTorch handler (baseline)": [python, __file__, "--baseline-server", run_path],
+        **{f"striate serve, {engine}, {'batching' if batching else 'no batching'}": [
+            python, "-m", "striate", "serve", run_path, "--engine", engine, "--no-access-log",
+            *([] if batching else ["--max-batch", "1"])]
            for engine in ("torch", "onnx") for batching in (False, True)},
     }
     print(f"run {run_path}: {run.info['architecture']['name']}, {os.cpu_count()} cores, {args.requests} requests "
@@ -151,22 +115,21 @@ def main() -> None:
     Path("/tmp/QUIET").touch()
     try:
         for name, argv in configurations.items():
-            port = free_port()
-            process = start(argv(port), port)
+            process, url = start_server(argv=argv, timeout=120)
             try:
-                run_load(f"http://127.0.0.1:{port}", valid, requests=100, clients=4)  # warm-up
+                run_load(url, valid, requests=100, clients=4)  # warm-up
                 for clients in args.clients:
-                    before = stats(port)
-                    result = run_load(f"http://127.0.0.1:{port}", valid, requests=args.requests, clients=clients,
+                    before = stats(url)
+                    result = run_load(url, valid, requests=args.requests, clients=clients,
                                       pid=process.pid)
-                    after = stats(port)
+                    after = stats(url)
                     per_pass = ((after["inputs"] - before["inputs"]) / max(1, after["passes"] - before["passes"])
                                 if after else float("nan"))
                     rss = f"{result.rss_mb[0]:.0f} -> {result.rss_mb[1]:.0f}"
                     print(f"| {name} | {clients} | {result.per_second:,.0f} | {result.percentile(50):.2f} | "
                           f"{result.percentile(99):.2f} | {per_pass:.1f} | {len(result.wrong)} | {rss} |", flush=True)
                 if name == "striate serve, onnx, batching":
-                    mixed = run_load(f"http://127.0.0.1:{port}", valid, malformed_bodies((1, 28, 28), 64),
+                    mixed = run_load(url, valid, malformed_bodies((1, 28, 28), 64),
                                      requests=args.requests, clients=max(args.clients), malformed_share=0.2,
                                      pid=process.pid)
                     refused = sum(n for status, n in mixed.statuses.items() if 400 <= status < 500)
@@ -176,7 +139,7 @@ def main() -> None:
                           f"{mixed.percentile(99):.2f} ms; statuses {dict(sorted(mixed.statuses.items()))}\n",
                           flush=True)
             finally:
-                stop(process)
+                stop_server(process)
     finally:
         Path("/tmp/QUIET").unlink(missing_ok=True)
 

@@ -10,11 +10,7 @@ docs/serve.png (needs Debian's chromium and chromium-driver: `sh scripts/get-chr
 from __future__ import annotations
 
 import gzip
-import http.client
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from striate.serve.loadtest import start_server, stop_server
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -41,19 +39,8 @@ def main(run: str) -> None:
     folder = Path(tempfile.mkdtemp())
     picture = folder / "sneaker.png"
     Image.fromarray(images[int(np.argmax(labels == CLASS))]).save(picture)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "striate", "serve", run, "--port", str(port), "--no-access-log"])
+    server, url = start_server(run)
     try:
-        for _ in range(300):
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
         options = webdriver.ChromeOptions()
         options.binary_location = shutil.which("chromium")
         for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,680", "--hide-scrollbars",
@@ -61,7 +48,7 @@ def main(run: str) -> None:
             options.add_argument(flag)
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
         try:
-            driver.get(f"http://127.0.0.1:{port}/")
+            driver.get(f"{url}/")
             wait = WebDriverWait(driver, 30)
             wait.until(lambda d: d.find_element(By.ID, "status").text == "ready")
             driver.find_element(By.ID, "file").send_keys(str(picture))
@@ -76,8 +63,7 @@ def main(run: str) -> None:
             image.convert("RGB").resize((900, 510), Image.Resampling.LANCZOS).save(DOCS / "serve.png", optimize=True)
         print(DOCS / "serve.png")
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(20)
+        stop_server(server)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import os
+import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,7 +33,15 @@ with warnings.catch_warnings():
 from striate.serve import Settings, create_app
 from striate.serve.app import serve
 from striate.serve.batching import Batcher, Busy
-from striate.serve.loadtest import Body, malformed_bodies, multipart, png, run_load
+from striate.serve.loadtest import (
+    Body,
+    malformed_bodies,
+    multipart,
+    png,
+    run_load,
+    start_server,
+    stop_server,
+)
 
 KEY = "a-test-key-of-24-chars!!"
 
@@ -198,7 +204,7 @@ def test_every_bad_request_gets_its_status_and_a_one_line_json_error_and_serving
         assert answer.status_code == status, (name, answer.text)
         body = answer.json()
         assert list(body) == ["error"] and "\n" not in body["error"] and "Traceback" not in body["error"], name
-        assert __import__("re").search(message, body["error"]), (name, body["error"])
+        assert re.search(message, body["error"]), (name, body["error"])
     assert client.get("/nowhere").status_code == 404 and client.get("/v1/predict").status_code == 405
     assert client.post("/v1/explain", files=files(images[0][:2])).json()["error"].startswith(
         "A PNG heatmap is drawn for one image: expected one image, received 2 inputs")
@@ -366,46 +372,6 @@ def test_an_api_key_guards_everything_but_healthz_and_a_browser_logs_in_once(len
 # --- the real server ----------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(run: Path, *args: str, timeout: float = 90) -> tuple[subprocess.Popen, str]:
-    """`striate serve RUN` on a free loopback port, waited for until /healthz answers."""
-    import http.client
-
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "striate", "serve", str(run), "--port", str(port),
-                                "--no-access-log", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited: {process.stdout.read().decode()[-2000:]}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError("the server did not answer /healthz within 90 s")
-
-
-def stop_server(process: subprocess.Popen) -> str:
-    process.send_signal(signal.SIGINT)
-    try:
-        output, _ = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-        raise AssertionError("the server did not stop within 20 s of Ctrl-C") from None
-    return output.decode()
-
-
 @pytest.fixture(scope="module")
 def server(lenet):
     process, url = start_server(lenet.path)
@@ -454,7 +420,7 @@ def test_requests_generated_from_the_openapi_schema_never_get_a_server_error(ser
                            "content_type_conformance,response_schema_conformance", "--max-examples", "100",
                            "--seed", "1", "--no-color"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]
-    generated = int(__import__("re").search(r"(\d+) generated, \1 passed", done.stdout).group(1))
+    generated = int(re.search(r"(\d+) generated, \1 passed", done.stdout).group(1))
     assert generated >= 200 and "5 selected / 5 total" in done.stdout
 
 
@@ -509,13 +475,14 @@ def test_the_page_in_chromium_shows_the_right_class_and_the_heatmap(lenet, serve
         ActionChains(driver).move_to_element_with_offset(canvas, -60, -60).click_and_hold().move_by_offset(
             120, 120).release().perform()
         driver.find_element(By.ID, "predict-drawing").click()
-        wait.until(lambda d: d.find_element(By.ID, "notes").text.find("drawing") >= 0
-                   or d.execute_script("return performance.getEntriesByType('resource').filter("
-                                       "e => e.name.includes('v1/predict')).length") >= 2)
+        wait.until(lambda d: d.execute_script("return performance.getEntriesByType('resource').filter("
+                                              "e => e.name.includes('v1/predict')).length") >= 2)
+        drawn = [element.text for element in driver.find_elements(By.CSS_SELECTOR, "#top .bar .label")]
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     finally:
         driver.quit()
     print(f"\nscreenshot of the page: {tmp_path / 'page.png'}")
     assert len(labels) == 5 and labels[0] == run.classes[int(test_y[index])]
     assert heat_width == 28 and shown >= 200  # the 28x28 map is drawn over the 280-pixel view
+    assert len(drawn) == 5 and set(drawn) <= set(run.classes)  # the drawing got its own prediction's bars
     assert errors == []

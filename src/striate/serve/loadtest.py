@@ -6,7 +6,8 @@ The test stops by itself after `requests` requests and reports throughput, laten
 every status seen, the requests answered wrongly (a malformed one not answered 4xx, a valid one not 200 or with the
 wrong top class), and the server's resident memory before and after when its process id is given.
 
-Used by the test suite (correctness under concurrency) and by `benchmarks/serve.py` (the numbers).
+Used by the test suite (correctness under concurrency) and by `benchmarks/serve.py` (the numbers); `start_server`
+and `stop_server` run a server process for both (and for the README's picture of the page).
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -176,3 +182,46 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(run: str | os.PathLike | None = None, *args: str, argv: list[str] | None = None,
+                 timeout: float = 90) -> tuple[subprocess.Popen, str]:
+    """`striate serve RUN ARGS` (or the command `argv`, which must take `--port PORT` last) on a free loopback port,
+    returned once /healthz answers, with its URL; its output is kept for `stop_server`."""
+    port = free_port()
+    command = ([*argv, "--port", str(port)] if argv is not None else
+               [sys.executable, "-m", "striate", "serve", str(run), "--port", str(port), "--no-access-log", *args])
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited: {process.stdout.read().decode()[-2000:]}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"the server did not answer /healthz within {timeout:g} s")
+
+
+def stop_server(process: subprocess.Popen, timeout: float = 20) -> str:
+    """Ctrl-C to the server; its whole output once it has stopped (killed, with an error, after `timeout` s)."""
+    process.send_signal(signal.SIGINT)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise RuntimeError(f"the server did not stop within {timeout:g} s of Ctrl-C") from None
+    return output.decode()
