@@ -133,6 +133,16 @@ def test_metrics_of_the_task_and_the_baselines_equal_numpy_formulas():
     assert found["mase"] == pytest.approx(np.mean(np.abs(error) / scale[:, None]))
     rows = [(forecast[i], truth[i], scale[i]) for i in range(6)]
     assert point_metrics(rows) == pytest.approx({k: found[k] for k in ("mae", "rmse", "smape", "mase")})
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    baselines = {"naive": point_metrics(rows[:3]), "seasonal naive": point_metrics(rows)}
+    console.print(task.baselines_table(found, baselines))
+    text = console.export_text()
+    header = next(line for line in text.splitlines() if line.startswith("┃"))
+    assert [cell.strip() for cell in header.strip("┃│ ").split("┃")] == ["method", "MAE", "RMSE", "sMAPE %", "MASE"]
+    assert f"{found['mase']:.4g}" in next(line for line in text.splitlines() if "this model" in line)
+    assert task.baselines_table(found, None) is None
 
 
 def test_seasons_scales_and_baselines_on_hand_made_series():

@@ -133,7 +133,7 @@ class Task:
         table = Table(title="the model beside simple methods, on the same test windows")
         table.add_column("method")
         for key in shared:
-            table.add_column(dict(self.summary_rows({key: 0.0})).__iter__().__next__(), justify="right")
+            table.add_column(self.summary_rows({key: 0.0})[0][0], justify="right")  # the metric's display name
         table.add_row("this model", *(f"{metrics[prefix + key]:.4g}" for key in shared), style="bold")
         for name, values in baselines.items():
             table.add_row(name, *(f"{values[key]:.4g}" for key in shared))
