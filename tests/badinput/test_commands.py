@@ -100,6 +100,15 @@ TRAIN_ROWS = [
     (t("--data", "forecast:Airline?horizon=abc"), r"Invalid forecast option `horizon`: expected an integer, received "
                                                   r"'abc'"),
     (t("--data", "digits?size=big"), r"Invalid digits option `size`: expected an integer, received 'big'"),
+    (t("--data", "clips:/nope"), r"Clips not found: expected an \.npz file or a folder of class sub-folders at /nope, "
+                                 r"found nothing there"),
+    (t("--data", "moving-fashion?labels=both"), r"Invalid moving-fashion option `labels` 'both': expected one of "
+                                                r"class, direction"),
+    (t("--data", "volumes:/nope"), r"Volumes not found: expected an \.npz file or a folder at /nope"),
+    (t("--data", "shapes3d?samples=abc"), r"Invalid `samples`: expected a whole number, received 'abc'"),
+    (t("--data", "activity-survival?size=many"), r"Invalid activity-survival option `size`: expected an integer, "
+                                                 r"received 'many'"),
+    (t("--data", "survival:/nope.npz"), r"Survival data not found: expected an \.npz or \.csv file at /nope\.npz"),
     (t("--data", "forecast:Airline?lookback=200"), r"has 144 points: expected at least 224 for a look-back of 200"),
     (t("--data", "forecast:Airline", "--model", "fcn"), r"Invalid `model` 'fcn' for the forecast task: it needs a "
                                                         r"model taking instance_norm"),
