@@ -15,6 +15,7 @@ from striate.data.survival import BETA, TRAITS, activity_streams, check_targets
 from striate.errors import ConfigError, DataError
 from striate.tasks import task_from_description
 from striate.tasks.survival import Survival, concordance_index, cox_loss, kaplan_meier
+from tasks.test_tasks import run_batches
 
 lifelines = pytest.importorskip("lifelines")
 
@@ -115,14 +116,6 @@ def test_kaplan_meier_matches_lifelines():
 
 
 # --- the task ------------------------------------------------------------------------------------------------------
-
-def run_batches(task, outputs, targets, batch=16):
-    state = task.new_state(torch.device("cpu"))
-    for start in range(0, len(targets), batch):
-        out, tgt = outputs[start: start + batch], targets[start: start + batch]
-        task.update(state, out, tgt, task.loss(out, tgt))
-    return task.compute(state), state
-
 
 def test_task_metrics_cover_the_whole_split_whatever_the_batches(tmp_path):
     time, event, _ = tied_cohort(100, seed=9)
