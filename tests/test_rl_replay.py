@@ -86,6 +86,59 @@ def test_no_sampled_stack_spans_an_episode_boundary():
     assert checked == 20 * 64
 
 
+@pytest.mark.parametrize("prioritized", [False, True])
+def test_interleaved_environments_keep_their_own_episodes(prioritized):
+    """Three environments step in lock-step (as a vector of environments acts), each with episodes of random
+    lengths; frames carry (episode, step) with episode ids unique across streams, and every sampled stack, return
+    and bootstrap state must come from one environment's own episode, as the log says."""
+    rng = np.random.default_rng(1)
+    history, n_step, gamma, streams = 4, 3, 0.9, 3
+    kind = PrioritizedReplayMemory if prioritized else ReplayMemory
+    memory = kind(3 * 29, frame_shape=(1, 2), history=history, n_step=n_step, gamma=gamma, streams=streams)
+    assert memory.segment == 29
+    lengths, terminated, checked = {}, {}, 0
+    state = []  # per stream: [episode id, step, length]
+    next_id = 0
+    for s in range(streams):
+        length, ends = int(rng.integers(1, 9)), bool(rng.random() < 0.5)
+        lengths[next_id], terminated[next_id] = length, ends
+        memory.start_episode(np.array([[next_id, 0]], np.uint8), stream=s)
+        state.append([next_id, 0])
+        next_id += 1
+    for step in range(400):
+        for s in range(streams):
+            ep, t = state[s]
+            t += 1
+            memory.add(np.array([[ep, t]], np.uint8), action=t, reward=ep + t / 10,
+                       done=terminated[ep] and t == lengths[ep], stream=s)
+            state[s][1] = t
+            if t == lengths[ep]:
+                length, ends = int(rng.integers(1, 9)), bool(rng.random() < 0.5)
+                lengths[next_id], terminated[next_id] = length, ends
+                memory.start_episode(np.array([[next_id, 0]], np.uint8), stream=s)
+                state[s] = [next_id, 0]
+                next_id = (next_id + 1) % 256
+                lengths.pop(next_id, None)  # ids wrap at 256; a reused id is a new episode
+        if step % 40 == 39:
+            checked += _check_batch(memory.sample(64, gen(step)), lengths, terminated, history, n_step, gamma)
+    assert checked == 10 * 64
+
+
+def test_multi_channel_frames_stack_channels_oldest_first():
+    memory = ReplayMemory(16, frame_shape=(3, 2, 2), history=2)
+    memory.start_episode(np.stack([np.full((2, 2), 10 + c, np.uint8) for c in range(3)]))
+    memory.add(np.stack([np.full((2, 2), 20 + c, np.uint8) for c in range(3)]), action=1, reward=1.0, done=False)
+    memory.add(np.stack([np.full((2, 2), 30 + c, np.uint8) for c in range(3)]), action=2, reward=1.0, done=True)
+    batch = memory.sample(32, gen(0))
+    for b in range(32):
+        first = batch.indices[b].item() == 0
+        assert batch.states.shape == (32, 6, 2, 2)
+        expected = [10, 11, 12, 10, 11, 12] if first else [10, 11, 12, 20, 21, 22]
+        assert batch.states[b, :, 0, 0].tolist() == expected
+        expected_next = [10, 11, 12, 20, 21, 22] if first else [20, 21, 22, 30, 31, 32]
+        assert batch.next_states[b, :, 1, 1].tolist() == expected_next
+
+
 def _check_batch(batch, lengths, terminated, history, n_step, gamma) -> int:
     for b in range(len(batch.indices)):
         eps_, ts = batch.states[b, :, 0, 0].tolist(), batch.states[b, :, 0, 1].tolist()
@@ -285,7 +338,7 @@ def test_state_dict_round_trip_through_safetensors(tmp_path):
     for x, y in zip(a, b, strict=True):
         torch.testing.assert_close(x, y, rtol=0, atol=0)
     np.testing.assert_array_equal(memory.probabilities(), restored.probabilities())
-    with pytest.raises(ConfigError, match=r"expected \(version, capacity, H, W, history, n_step, gamma\)"):
+    with pytest.raises(ConfigError, match=r"expected \(version, capacity, streams, frame shape, history, n_step"):
         ReplayMemory(16, frame_shape=(2, 2), history=3).load_state_dict(ReplayMemory(16, (2, 2)).state_dict())
 
 
@@ -295,7 +348,7 @@ def test_errors_name_the_fix():
         memory.add(frame(1), 0, 0.0, False)
     with pytest.raises(ShapeError, match=r"expected uint8 of shape \(2, 2\), received float64 of shape \(3, 2\)"):
         memory.start_episode(np.zeros((3, 2)))
-    with pytest.raises(ConfigError, match="expected more than history \\+ n_step = 4 frames, received 4"):
+    with pytest.raises(ConfigError, match=r"than \(history \+ n_step\) \* streams = 4 frames, received 4"):
         ReplayMemory(4, history=2, n_step=2)
     memory.start_episode(frame(0))
     memory.add(frame(1), 0, 0.0, True)

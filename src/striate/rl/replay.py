@@ -9,6 +9,13 @@ Layout: slot `i` holds a frame and, when one was taken from it, the transition o
 `start_episode(first_frame)` followed by `add(next_frame, action, reward, done)` per step, the usual order of an
 environment loop (`obs = env.reset()`; then `obs, reward, done = env.step(action)`).
 
+Several environments acting side by side (a vector of `streams`) each write their own episodes into their own
+contiguous share of the slots, so consecutive steps of one environment stay in consecutive slots; sampling is uniform
+(or prioritised) over all of them.
+
+Frames may be `(H, W)` (grey screens) or `(C, H, W)` (MinAtar's object channels); stacks of `(C, H, W)` frames are
+returned as `(history * C, H, W)`, oldest frame's channels first, the input layout of the networks.
+
 A stack never spans an episode boundary: the slots before an episode's first frame are filled with that first frame
 (not zeros). The agent's own frame stack at the start of an episode must pad the same way, and repeating the first
 frame keeps every input a plausible screen, where zeros would show the network a black screen the game never
@@ -26,13 +33,14 @@ import torch
 
 from striate.errors import ConfigError, ShapeError
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 
 
 class Batch(NamedTuple):
     """A sampled batch, `B` transitions with n-step returns.
 
-    states, next_states: `(B, history, H, W)` uint8. actions, indices: `(B,)` int64. rewards (the discounted n-step
+    states, next_states: `(B, history, H, W)` uint8 (`(B, history * C, H, W)` for `(C, H, W)` frames). actions,
+    indices: `(B,)` int64. rewards (the discounted n-step
     return), dones (1.0 where the episode terminated within the n steps), discounts (`gamma ** k`, `k` the steps
     actually summed), weights (importance weights, ones for uniform sampling): `(B,)` float32.
     """
@@ -51,13 +59,15 @@ class ReplayMemory:
     """A circular replay memory of `capacity` frames with uniform sampling and n-step returns.
 
     Args:
-        capacity: frames kept; the oldest are overwritten. Must exceed `history + n_step`.
-        frame_shape: `(H, W)` of one grey frame.
+        capacity: frames kept; the oldest are overwritten. Each stream gets `capacity // streams` slots, which must
+            exceed `history + n_step`.
+        frame_shape: `(H, W)` of one grey frame or `(C, H, W)` of a multi-channel one.
         history: frames per stacked state (4 in Mnih et al. 2015).
         n_step: rewards summed per return, `r_t + gamma r_{t+1} + ... + gamma^{k-1} r_{t+k-1}`, `k <= n_step`, cut
             at episode ends. An episode that ends by termination gets `done = 1`; one cut short (a time limit, i.e.
             `start_episode` called without a `done`) bootstraps from its last stored frame.
         gamma: discount per step.
+        streams: environments writing episodes side by side; `start_episode` and `add` name theirs.
 
     Example:
         >>> memory = ReplayMemory(100, frame_shape=(84, 84))
@@ -68,13 +78,18 @@ class ReplayMemory:
     """
 
     def __init__(self, capacity: int, frame_shape: tuple[int, int] = (84, 84), history: int = 4, n_step: int = 1,
-                 gamma: float = 0.99):
+                 gamma: float = 0.99, streams: int = 1):
         if history < 1 or n_step < 1:
             raise ConfigError(f"Invalid `history`/`n_step`: expected both at least 1, received {history}/{n_step}.")
-        if capacity <= history + n_step:
-            raise ConfigError(f"Invalid `capacity`: expected more than history + n_step = {history + n_step} frames, "
-                              f"received {capacity}; raise `capacity`.")
-        self.capacity, self.frame_shape = int(capacity), tuple(int(s) for s in frame_shape)
+        if streams < 1:
+            raise ConfigError(f"Invalid `streams`: expected at least 1 environment, received {streams}.")
+        if capacity // streams <= history + n_step:
+            raise ConfigError(f"Invalid `capacity`: expected more than (history + n_step) * streams = "
+                              f"{(history + n_step) * streams} frames, received {capacity}; raise `capacity`.")
+        if len(frame_shape) not in (2, 3):
+            raise ConfigError(f"Invalid `frame_shape`: expected (H, W) or (C, H, W), received {tuple(frame_shape)}.")
+        self.streams, self.segment = int(streams), int(capacity) // int(streams)
+        self.capacity, self.frame_shape = self.segment * self.streams, tuple(int(s) for s in frame_shape)
         self.history, self.n_step, self.gamma = int(history), int(n_step), float(gamma)
         self._frames = np.zeros((self.capacity, *self.frame_shape), np.uint8)
         self._actions = np.zeros(self.capacity, np.int64)
@@ -83,60 +98,83 @@ class ReplayMemory:
         self._starts = np.zeros(self.capacity, bool)  # first frame of an episode
         self._lasts = np.zeros(self.capacity, bool)  # no transition out of this frame (yet)
         self._sampleable = np.zeros(self.capacity, bool)
-        self._cursor = self._size = self._count = 0
-        self._latest = -1  # slot of the newest frame of the open episode, -1 when none is open
-        self._pending: deque[int] = deque()  # transitions whose n-step return is not complete yet
+        self._count = 0
+        self._cursor = np.zeros(self.streams, np.int64)  # per stream: next slot to write, relative to its first slot
+        self._size = np.zeros(self.streams, np.int64)  # per stream: slots holding a frame
+        self._latest = np.full(self.streams, -1, np.int64)  # newest frame of the open episode, -1 when none is open
+        self._pending: list[deque[int]] = [deque() for _ in range(self.streams)]  # n-step return not complete yet
 
     # -- writing ------------------------------------------------------------------------------------------------------
 
-    def start_episode(self, frame) -> None:
-        """Store an episode's first observation `(H, W)` uint8; an open episode without `done` counts as truncated."""
-        self._flush()
-        self._latest = self._write_frame(frame, start=True)
+    def start_episode(self, frame, stream: int = 0) -> None:
+        """Store an episode's first observation (a `frame_shape` uint8 array) written by environment `stream`; an
+        open episode of that stream without `done` counts as truncated."""
+        self._flush(self._stream(stream))
+        self._latest[stream] = self._write_frame(frame, start=True, stream=stream)
 
-    def add(self, frame, action: int, reward: float, done: bool) -> None:
-        """Store the step from the newest frame: `action` taken, `reward` received, `frame` `(H, W)` reached and
-        whether the episode terminated there."""
-        if self._latest < 0:
+    def add(self, frame, action: int, reward: float, done: bool, stream: int = 0) -> None:
+        """Store the step of environment `stream` from its newest frame: `action` taken, `reward` received, `frame`
+        reached and whether the episode terminated there."""
+        p = int(self._latest[self._stream(stream)])
+        if p < 0:
             raise ConfigError("`ReplayMemory.add` needs an open episode: expected `start_episode(first_frame)` first, "
                               "received a step with no episode open; call `start_episode` after reset and after done.")
-        p = self._latest
         self._actions[p], self._rewards[p], self._dones[p] = int(action), float(reward), bool(done)
         self._lasts[p] = False
-        self._latest = self._write_frame(frame, start=False)
-        self._pending.append(p)
+        self._latest[stream] = self._write_frame(frame, start=False, stream=stream)
+        pending = self._pending[stream]
+        pending.append(p)
         if done:
-            self._flush()
-        elif len(self._pending) == self.n_step:
-            self._set_sampleable(self._pending.popleft(), True)
+            self._flush(stream)
+        elif len(pending) == self.n_step:
+            self._set_sampleable(pending.popleft(), True)
 
-    def _flush(self) -> None:
-        while self._pending:
-            self._set_sampleable(self._pending.popleft(), True)
-        self._latest = -1
+    def _stream(self, stream: int) -> int:
+        if not 0 <= stream < self.streams:
+            raise ConfigError(f"Invalid `stream`: expected an environment index in [0, {self.streams}), received "
+                              f"{stream}; build the memory with `streams` equal to the number of environments.")
+        return stream
 
-    def _write_frame(self, frame, start: bool) -> int:
+    def _flush(self, stream: int) -> None:
+        pending = self._pending[stream]
+        while pending:
+            self._set_sampleable(pending.popleft(), True)
+        self._latest[stream] = -1
+
+    def _write_frame(self, frame, start: bool, stream: int) -> int:
         frame = np.asarray(frame.cpu() if isinstance(frame, torch.Tensor) else frame)
         if frame.shape != self.frame_shape or frame.dtype != np.uint8:
             raise ShapeError(f"Invalid `frame`: expected uint8 of shape {self.frame_shape}, received {frame.dtype} "
-                             f"of shape {tuple(frame.shape)}; preprocess to grey uint8 {self.frame_shape} first.")
-        q = self._cursor
-        if self._size == self.capacity:
+                             f"of shape {tuple(frame.shape)}; convert observations to uint8 {self.frame_shape} first.")
+        q = stream * self.segment + int(self._cursor[stream])
+        if self._size[stream] == self.segment:
             self._forget(q)
         self._frames[q] = frame
         self._starts[q], self._lasts[q], self._dones[q] = start, True, False
         self._actions[q], self._rewards[q] = 0, 0.0
-        self._cursor, self._size = (q + 1) % self.capacity, min(self._size + 1, self.capacity)
+        self._cursor[stream] = (self._cursor[stream] + 1) % self.segment
+        self._size[stream] = min(self._size[stream] + 1, self.segment)
         return q
 
     def _forget(self, q: int) -> None:
-        """Slot `q` (the oldest) is about to be overwritten: its transition and any stack reaching back to it go."""
+        """Slot `q` (its stream's oldest) is about to be overwritten: its transition and any stack reaching back to it
+        go."""
         self._set_sampleable(q, False)
-        for j in range(1, self.history):
-            s = (q + j) % self.capacity
+        s = q
+        for _ in range(1, self.history):
+            s = int(self._next(s))
             if self._starts[s]:
                 break
             self._set_sampleable(s, False)
+
+    def _next(self, slots):
+        """The slot after each of `slots` in its own stream (wrapping within the stream's share)."""
+        base = slots - slots % self.segment
+        return base + (slots - base + 1) % self.segment
+
+    def _previous(self, slots):
+        base = slots - slots % self.segment
+        return base + (slots - base - 1) % self.segment
 
     def _set_sampleable(self, slot: int, value: bool) -> None:
         if self._sampleable[slot] != value:
@@ -157,28 +195,37 @@ class ReplayMemory:
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
         """Draw `batch_size` transitions (with replacement) and rebuild their stacks; see `Batch` for the shapes."""
         if self._count == 0:
-            raise ConfigError(f"Cannot sample: expected at least one complete transition, received {self._size} "
+            raise ConfigError(f"Cannot sample: expected at least one complete transition, received {self._size.sum()} "
                               f"stored frames and none complete; add more steps before sampling.")
         indices, weights = self._draw(int(batch_size), generator)
         returns, discounts, dones, boot = self._n_step(indices)
         return Batch(
-            states=torch.from_numpy(self._frames[self._stack_slots(indices)]),  # (B, history, H, W)
+            states=self._stacks(indices),
             actions=torch.from_numpy(self._actions[indices]),
             rewards=torch.from_numpy(returns.astype(np.float32)),
-            next_states=torch.from_numpy(self._frames[self._stack_slots(boot)]),  # (B, history, H, W)
+            next_states=self._stacks(boot),
             dones=torch.from_numpy(dones.astype(np.float32)),
             discounts=torch.from_numpy(discounts.astype(np.float32)),
             indices=torch.from_numpy(indices.astype(np.int64)),
             weights=torch.from_numpy(weights.astype(np.float32)),
         )
 
+    def _stacks(self, indices: np.ndarray) -> torch.Tensor:
+        stacks = self._frames[self._stack_slots(indices)]  # (B, history, *frame_shape)
+        if len(self.frame_shape) == 3:
+            stacks = stacks.reshape(len(indices), -1, *self.frame_shape[1:])  # (B, history * C, H, W)
+        return torch.from_numpy(stacks)
+
     def _draw(self, batch_size: int, generator: torch.Generator | None) -> tuple[np.ndarray, np.ndarray]:
         """Uniform over sampleable slots: rejection from all stored slots (exactly uniform on the accepted ones),
         falling back to an explicit list when few are sampleable."""
         chosen: list[np.ndarray] = []
         needed = batch_size
+        ends = np.cumsum(self._size)  # each stream's stored slots are the first `size` of its share
         for _ in range(8):
-            candidates = torch.randint(0, self._size, (2 * needed + 8,), generator=generator).numpy()
+            draws = torch.randint(0, int(ends[-1]), (2 * needed + 8,), generator=generator).numpy()
+            streams = np.searchsorted(ends, draws, side="right")
+            candidates = streams * self.segment + draws - (ends - self._size)[streams]
             accepted = candidates[self._sampleable[candidates]][:needed]
             chosen.append(accepted)
             needed -= len(accepted)
@@ -195,7 +242,7 @@ class ReplayMemory:
         slots[:, -1] = indices
         for k in range(self.history - 2, -1, -1):
             newer = slots[:, k + 1]
-            slots[:, k] = np.where(self._starts[newer], newer, (newer - 1) % self.capacity)
+            slots[:, k] = np.where(self._starts[newer], newer, self._previous(newer))
         return slots
 
     def _n_step(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -208,7 +255,7 @@ class ReplayMemory:
             discounts = np.where(active, discounts * self.gamma, discounts)
             ended = self._dones[slots]
             dones |= active & ended
-            following = (slots + 1) % self.capacity
+            following = self._next(slots)
             slots = np.where(active, following, slots)
             active &= ~(ended | self._lasts[following])
         return returns, discounts, dones, slots
@@ -220,26 +267,34 @@ class ReplayMemory:
                 "starts": self._starts, "lasts": self._lasts, "sampleable": self._sampleable}
 
     def _config(self) -> list[float]:
-        return [_STATE_VERSION, self.capacity, *self.frame_shape, self.history, self.n_step, self.gamma]
+        return [_STATE_VERSION, self.capacity, self.streams, *self.frame_shape, self.history, self.n_step,
+                self.gamma]
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Everything needed to continue exactly, as tensors only (savable with safetensors, no pickle)."""
         state = {k: torch.from_numpy(a.copy()) for k, a in self._arrays().items()}
         state["config"] = torch.tensor(self._config(), dtype=torch.float64)
-        state["counters"] = torch.tensor([self._cursor, self._size, self._count, self._latest], dtype=torch.int64)
-        state["pending"] = torch.tensor(list(self._pending), dtype=torch.int64)
+        state["counters"] = torch.from_numpy(np.stack([self._cursor, self._size, self._latest], axis=1))  # (S, 3)
+        state["count"] = torch.tensor(self._count, dtype=torch.int64)
+        state["pending"] = torch.tensor([(s, p) for s, queue in enumerate(self._pending) for p in queue],
+                                        dtype=torch.int64).reshape(-1, 2)  # (K, 2) stream, slot; oldest first
         return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Restore from `state_dict()`; the memory must have been built with the same settings."""
         saved = [float(v) for v in state["config"].tolist()]
         if saved != [float(v) for v in self._config()]:
-            raise ConfigError(f"Invalid replay state: expected (version, capacity, H, W, history, n_step, gamma) = "
+            raise ConfigError(f"Invalid replay state: expected (version, capacity, streams, frame shape, history, "
+                              f"n_step, gamma) = "
                               f"{self._config()}, received {saved}; build the memory with the saved settings.")
         for key, array in self._arrays().items():
             array[...] = state[key].numpy()
-        self._cursor, self._size, self._count, self._latest = (int(v) for v in state["counters"].tolist())
-        self._pending = deque(int(v) for v in state["pending"].tolist())
+        counters = state["counters"].numpy()
+        self._cursor, self._size, self._latest = (counters[:, k].copy() for k in range(3))
+        self._count = int(state["count"])
+        self._pending = [deque() for _ in range(self.streams)]
+        for stream, slot in state["pending"].tolist():
+            self._pending[stream].append(slot)
 
 
 class SumTree:
@@ -314,14 +369,14 @@ class PrioritizedReplayMemory(ReplayMemory):
     """
 
     def __init__(self, capacity: int, frame_shape: tuple[int, int] = (84, 84), history: int = 4, n_step: int = 1,
-                 gamma: float = 0.99, alpha: float = 0.6, beta: float = 0.4, eps: float = 1e-6):
+                 gamma: float = 0.99, streams: int = 1, alpha: float = 0.6, beta: float = 0.4, eps: float = 1e-6):
         if alpha < 0 or beta < 0 or eps <= 0:
             raise ConfigError(f"Invalid prioritised replay settings: expected alpha >= 0, beta >= 0 and eps > 0, "
                               f"received alpha={alpha}, beta={beta}, eps={eps}.")
         self.alpha, self.beta, self.eps = float(alpha), float(beta), float(eps)
-        self._tree = SumTree(capacity)
+        self._tree = SumTree(capacity // max(1, streams) * max(1, streams))
         self._max_priority = 1.0
-        super().__init__(capacity, frame_shape, history, n_step, gamma)
+        super().__init__(capacity, frame_shape, history, n_step, gamma, streams)
 
     def _set_sampleable(self, slot: int, value: bool) -> None:
         super()._set_sampleable(slot, value)
