@@ -15,7 +15,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import striate
-from models.test_zoo import CASES, small_input
+from models.test_zoo import CASES, Q_NETWORKS, small_input
 from striate.cli import app
 from striate.errors import ConfigError, RunFolderError
 from striate.export import (
@@ -209,9 +209,9 @@ RAW = {  # input description per kind: how a dataset of that kind would store an
 def zoo_run(folder, name: str, kind: str, task: str = "classification", tta: str = "none"):
     """A run folder for a fresh `name` on `kind` inputs, with batch-norm statistics of such inputs (fresh
     statistics blow a 110-layer ResNet's outputs up to 1e4, and differences with them)."""
-    if name == "dqn":
-        kwargs = data_arguments(name, {"input_kind": "image", "input_shape": [4, 84, 84]}, 6)
-        data = {**RAW["image"], "input_shape": [4, 84, 84], "mean": [0.3] * 4, "std": [0.35] * 4}
+    if name in Q_NETWORKS:
+        kwargs = data_arguments(name, {"input_kind": "image", "input_shape": Q_NETWORKS[name]}, 6)
+        data = {**RAW["image"], "input_shape": Q_NETWORKS[name], "mean": [0.3] * 4, "std": [0.35] * 4}
     else:
         kwargs, _ = small_input(name, kind, outputs=6)
         data = RAW[kind]
@@ -245,7 +245,7 @@ def settle_batch_norm(model: torch.nn.Module, info: dict) -> None:
 
 
 ZOO = [pytest.param(name, kind, marks=[pytest.mark.slow] if name in SLOW else [])
-       for name, kind in [*CASES, ("dqn", "image")]]
+       for name, kind in [*CASES, *((name, "image") for name in Q_NETWORKS)]]
 
 
 @pytest.mark.parametrize(("name", "kind"), ZOO)

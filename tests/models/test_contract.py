@@ -20,20 +20,20 @@ from striate.models.capsnet import margin_loss
 from striate.models.multicolumn import CiresanColumn, MultiColumn
 from striate.models.spec import build_spec
 
-from .test_zoo import EXAMPLE_DATA, PARAMETER_COUNTS, small_input
+from .test_zoo import EXAMPLE_DATA, PARAMETER_COUNTS, Q_NETWORKS, small_input
 
 NAMES = [entry.name for entry in list_models()]
 RANKS = {"spatial": 4, "temporal": 3, "spatiotemporal": 5, "capsules": 3, "vector": 2}
 """Each allowed `feature_layout` and the number of dimensions, batch included, of the features it describes."""
 
-CASES = [(entry.name, kind) for entry in list_models() for kind in entry.inputs if entry.name != "dqn"]
+CASES = [(entry.name, kind) for entry in list_models() for kind in entry.inputs if entry.name not in Q_NETWORKS]
 
 
 def build(name: str, kind: str) -> tuple[nn.Module, torch.Tensor]:
-    """A small instance of `name` for the example data of `kind` (the DQN on its 84x84x4 frame stacks), and a batch."""
-    if name == "dqn":
-        description = {"input_kind": "image", "input_shape": [4, 84, 84]}
-        return create(name, **data_arguments(name, description, 6)), torch.randn(2, 4, 84, 84)
+    """A small instance of `name` for the example data of `kind` (a Q-network on its frame stacks), and a batch."""
+    if name in Q_NETWORKS:
+        description = {"input_kind": "image", "input_shape": Q_NETWORKS[name]}
+        return create(name, **data_arguments(name, description, 6)), torch.randn(2, *Q_NETWORKS[name])
     kwargs, x = small_input(name, kind)
     return create(name, **kwargs), x
 
@@ -43,7 +43,7 @@ def seeded(fn, *args):
     return fn(*args)
 
 
-@pytest.mark.parametrize(("name", "kind"), [*CASES, ("dqn", "image")])
+@pytest.mark.parametrize(("name", "kind"), [*CASES, *((name, "image") for name in Q_NETWORKS)])
 def test_forward_is_the_head_of_the_features_and_reset_classifier_keeps_them(name, kind):
     model, x = build(name, kind)
     assert model.feature_layout in RANKS
@@ -86,6 +86,7 @@ FEATURE_SHAPES = [
     ("neocognitron", {}, (1, 16, 16), (24, 4, 4)),  # S3 on 16 -> 8 -> 4; C3's whole-plane average is the head
     ("capsnet", {}, (1, 28, 28), (32 * 6 * 6, 8)),  # 28 -9x9-> 20 -9x9/2-> 6: 1,152 primary capsules of 8-D
     ("dqn", {}, (4, 84, 84), (64, 7, 7)),  # 84 -8x8/4-> 20 -4x4/2-> 9 -3x3-> 7
+    ("minatar_dqn", {}, (4, 10, 10), (16, 8, 8)),  # 10 -3x3-> 8
     ("tdnn", {}, (16, 15), (8, 13)),  # 15 frames, 3-frame windows
     ("tdnn2d", {}, (1, 16, 15), (8, 14, 13)),
     ("tcn", {}, (1, 784), (25, 784)),  # causal: one feature vector per step
@@ -131,7 +132,8 @@ def test_every_model_has_a_feature_shape():
 def test_output_kind(name):
     with torch.device("meta"):
         model = create(name, **({"vocab_size": 50} if name == "textcnn" else {}))
-    assert model.output_kind == {"capsnet": "capsule_lengths", "dqn": "q_values"}.get(name, "logits")
+    expected = "q_values" if name in Q_NETWORKS else {"capsnet": "capsule_lengths"}.get(name, "logits")
+    assert model.output_kind == expected
     assert (model.feature_layout == "capsules") == (name == "capsnet")
 
 
@@ -152,10 +154,12 @@ STATE_DIGESTS = {
     ("fcn", 32): "26a1285a97d6b55e", ("resnet_ts", 33): "0a7941c769ba2fe0", ("inception_time", 34): "aa4172cae48074d7",
     ("inception_time_ensemble", 35): "30c5cce3a03e3162", ("neocognitron", 36): "1ee1941af31f0704",
     ("two_stream", 37): "354aa019325608e9", ("atomnet", 38): "7bd57d97855e8732", ("resnet3d", 39): "1371f935f318bbf1",
+    ("minatar_dqn", 40): "ba5b6ba00ef4a7b5", ("dqn", 41): "2a40703466e60c1b",
 }
 """`state_digest` of each row of `test_zoo.PARAMETER_COUNTS` (by name and row index), computed with the code of
 commit c9ae572, before `forward_features` returned unpooled maps (rows 37-39, the video and volume models, with the
-code that first released them). A run saved then must still load."""
+code that first released them; rows 40-41, the MinAtar network and the dueling DQN, likewise). A run saved then must
+still load."""
 
 VARIANT_DIGESTS = [
     ("convnet", {"widths": (8, 16), "depth": 1, "head": "avg", "hidden": 5}, "fb6979e768feb3a4"),

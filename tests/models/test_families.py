@@ -203,6 +203,28 @@ def test_dqn_maps_frame_stacks_to_one_value_per_action():
     assert model(torch.randn(3, 4, 84, 84)).shape == (3, 6)
 
 
+def test_dueling_head_is_value_plus_centred_advantage():
+    torch.manual_seed(0)
+    for name, shape in (("dqn", (4, 84, 84)), ("minatar_dqn", (4, 10, 10))):
+        model = create(name, num_actions=5, dueling=True).eval()
+        x = torch.randn(3, *shape)
+        flat = model.forward_features(x).flatten(1)
+        first, last = model.head.value[0], model.head.value[2]
+        value = torch.relu(flat @ first.weight.T + first.bias) @ last.weight.T + last.bias  # (3, 1)
+        advantage = model.head.advantage(flat)  # (3, 5)
+        expected = torch.stack([torch.stack([value[i, 0] + advantage[i, a] - advantage[i].sum() / 5 for a in range(5)])
+                                for i in range(3)])
+        torch.testing.assert_close(model(x), expected)
+        model.reset_classifier(2)
+        assert model(x).shape == (3, 2) and model.dueling
+
+
+def test_minatar_network_sees_object_maps():
+    model = create("minatar_dqn", num_actions=3, in_channels=7)
+    assert model.forward_features(torch.zeros(1, 7, 10, 10)).shape == (1, 16, 8, 8)
+    assert model(torch.rand(2, 7, 10, 10)).shape == (2, 3)
+
+
 def test_tdnn_integrates_over_time():
     model = create("tdnn", num_classes=3).eval()
     x = torch.randn(2, 16, 15)

@@ -73,6 +73,10 @@ PARAMETER_COUNTS = [
     ("resnet3d", {}, 27 * 32 + 2 * 32 + 2 * (32 * 32 * 27 + 2 * 32) + 32 * 64 * 27 + 64 * 64 * 27 + 2 * 2 * 64
      + 32 * 64 + 2 * 64 + 64 * 128 * 27 + 128 * 128 * 27 + 2 * 2 * 128 + 64 * 128 + 2 * 128 + 128 * 10 + 10,
      "3x3x3 stem of 32, one basic block per stage (32, 64, 128; projection shortcuts where the width changes)"),
+    ("minatar_dqn", {"num_actions": 6}, 4 * 16 * 9 + 16 + 16 * 8 * 8 * 128 + 128 + 128 * 6 + 6,
+     "Young & Tian 2019: conv 3x3 16 on 10x10x4 -> 8x8x16, FC 128, Breakout's 6 actions"),
+    ("dqn", {"num_actions": 6, "dueling": True}, 4 * 32 * 64 + 32 + 32 * 64 * 16 + 64 + 64 * 64 * 9 + 64
+     + 2 * (3136 * 512 + 512) + 512 + 1 + 512 * 6 + 6, "Wang et al. 2016: value and advantage streams of 512"),
 ]
 
 
@@ -109,8 +113,11 @@ EXAMPLE_DATA = {
 }
 """A small example of every input kind, as a dataset would describe it (`Dataset.describe()`)."""
 
-CASES = [(entry.name, kind) for entry in list_models() for kind in entry.inputs if entry.name != "dqn"]
-"""Every registered model with every kind of input it accepts (the DQN takes 84x84 frame stacks, tested below)."""
+Q_NETWORKS = {"dqn": [4, 84, 84], "minatar_dqn": [4, 10, 10]}
+"""The Q-networks and the frame stacks they take: they map game screens to action values, not classes."""
+
+CASES = [(entry.name, kind) for entry in list_models() for kind in entry.inputs if entry.name not in Q_NETWORKS]
+"""Every registered model with every kind of input it accepts (the Q-networks take frame stacks, tested apart)."""
 
 
 def small_input(name: str, kind: str, batch: int = 2, outputs: int = 10) -> tuple[dict, torch.Tensor]:
@@ -152,8 +159,8 @@ def test_models_refuse_input_kinds_they_do_not_take():
         data_arguments("textcnn", EXAMPLE_DATA["image"][0], 2)
 
 
-IMAGE_MODELS = [entry.name for entry in list_models() if len(entry.input_shape) == 3 and entry.name != "dqn"]
-"""Everything that classifies (C, H, W) images; the DQN maps 84x84 frame stacks to Q-values instead."""
+IMAGE_MODELS = [entry.name for entry in list_models() if len(entry.input_shape) == 3 and entry.name not in Q_NETWORKS]
+"""Everything that classifies (C, H, W) images; the Q-networks map frame stacks to Q-values instead."""
 
 
 @pytest.mark.parametrize("name", IMAGE_MODELS)
