@@ -522,6 +522,15 @@ def list_datasets_command(as_json: bool = typer.Option(False, "--json", help="pr
     Console(width=max(Console().width, 160)).print(table)
 
 
+def _add_groups() -> None:
+    from striate.rl.cli import rl_app
+
+    app.add_typer(rl_app, name="rl")
+
+
+_add_groups()
+
+
 def main() -> None:
     """The `striate` command; parser errors (an unknown flag or command, `--lr abc`) are one line, exit code 2, too."""
     import sys
