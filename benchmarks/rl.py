@@ -40,13 +40,20 @@ COMMON = {"buffer": 100_000, "batch_size": 32, "learning_starts": 1_000, "target
           "gamma": 0.99}
 
 
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 # --- workers: one contender, one process ------------------------------------------------------------------------
 
 
-def worker(contender: str, family: str, steps: int) -> dict:
+def worker(contender: str, family: str, steps: int, threads: int) -> dict:
     import torch
 
     torch.manual_seed(0)
+    torch.set_num_threads(threads)
     config = {**COMMON, **SETTINGS[family]}
     if contender == "striate":
         seconds, extra = _striate(config, family, steps)
@@ -66,6 +73,7 @@ def _striate(config: dict, family: str, steps: int) -> tuple[float, dict]:
 
     frames = steps * (4 if family == "atari" else 1)
     settings = DQNSettings(env=config["env"], frames=frames, network=config["network"], buffer=config["buffer"],
+                           threads=torch_threads(),
                            batch_size=config["batch_size"], learning_starts=config["learning_starts"],
                            train_every=config["train_every"], target_update=config["target_update"], lr=config["lr"],
                            eval_every=10 * frames, checkpoint_every=10 * frames, eval_episodes=1)
@@ -181,7 +189,8 @@ def speed(args) -> dict:
         results: dict[str, list[dict]] = {"cleanrl": [], "sb3": [], "striate": []}
         for repeat in range(args.repeats):
             for contender in results:
-                result = run_worker(["worker", contender, family, str(steps)], script="rl.py", timeout=7200)
+                result = run_worker(["worker", contender, family, str(steps), str(args.threads)], script="rl.py",
+                                    timeout=7200)
                 results[contender].append(result)
                 raw.append(result)
                 print(f"{family} {contender} #{repeat + 1}: {result['frames_per_second']:.0f} frames/s", flush=True)
@@ -211,7 +220,8 @@ def returns(args) -> dict:
         from striate.rl.training import train_dqn
 
         start = time.perf_counter()
-        run = train_dqn(DQNSettings(env=env_id, frames=frames, seed=args.seed), out=out, quiet=False)
+        run = train_dqn(DQNSettings(env=env_id, frames=frames, seed=args.seed, threads=args.threads), out=out,
+                        quiet=False)
         seconds = time.perf_counter() - start
         agent, settings, _ = load_agent(run)
         final = evaluation_summary([e.score for e in play_episodes(agent, settings, 30, epsilon=settings.eval_epsilon,
@@ -244,10 +254,12 @@ def main() -> None:
     w.add_argument("contender")
     w.add_argument("family")
     w.add_argument("steps", type=int)
+    w.add_argument("threads", type=int)
     s = sub.add_parser("speed")
     s.add_argument("--minatar-steps", type=int, default=20_000)
     s.add_argument("--atari-steps", type=int, default=6_000)
     s.add_argument("--repeats", type=int, default=3)
+    s.add_argument("--threads", type=int, default=1, help="PyTorch threads, the same for every contender")
     r = sub.add_parser("returns")
     r.add_argument("--games", nargs="+", default=["Breakout", "SpaceInvaders"])
     r.add_argument("--frames", type=lambda t: int(float(t.lower().replace("k", "e3").replace("m", "e6"))),
@@ -255,10 +267,11 @@ def main() -> None:
     r.add_argument("--pong-frames", type=lambda t: int(float(t.lower().replace("k", "e3").replace("m", "e6"))),
                    default=0)
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--threads", type=int, default=1, help="PyTorch threads (1: steady beside other work)")
     r.add_argument("--out", default=None)
     args = parser.parse_args()
     if args.part == "worker":
-        print(json.dumps(worker(args.contender, args.family, args.steps)))
+        print(json.dumps(worker(args.contender, args.family, args.steps, args.threads)))
         return
     payload = speed(args) if args.part == "speed" else returns(args)
     payload["machine"] = machine()

@@ -38,6 +38,9 @@ def require_gymnasium():
         raise ConfigError(f"Atari environments need the packages gymnasium, ale-py and opencv-python-headless, found "
                           f"no {error.name}: {INSTALL}.") from None
     gymnasium.register_envs(ale_py)
+    from striate.rl.catch import register
+
+    register()
     return gymnasium
 
 
