@@ -153,6 +153,10 @@ class DQNSettings:
         if self.buffer // self.envs <= self.history + self.n_step:
             raise ConfigError(f"Invalid `buffer`: expected more than (history + n_step) x envs = "
                               f"{(self.history + self.n_step) * self.envs} steps, received {self.buffer}.")
+        if self.buffer < self.learning_starts:
+            raise ConfigError(f"Invalid `buffer`: expected at least learning_starts = {self.learning_starts:,} steps "
+                              f"(learning waits for that many in memory), received {self.buffer:,}; raise --buffer "
+                              f"or lower --learning-starts.")
         if self.learning_starts < self.batch_size:
             raise ConfigError(f"Invalid `learning_starts`: expected at least batch_size = {self.batch_size} steps in "
                               f"memory before learning, received {self.learning_starts}; raise it.")
@@ -182,27 +186,28 @@ class DQNSettings:
 
 def build_network(settings: DQNSettings, info: EnvInfo) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The zoo's Q-network for the environment's observations; also its architecture record for `agent.json`."""
+    import inspect
+
     from striate.models import create, list_models
 
-    names = [entry.name for entry in list_models()]
-    if settings.network not in names:
+    q_networks = [entry.name for entry in list_models() if "num_actions" in inspect.signature(entry.build).parameters]
+    if settings.network not in q_networks:
         from striate.errors import did_you_mean
 
-        raise ConfigError(f"Unknown network {settings.network!r}: expected a Q-network such as dqn or minatar_dqn."
-                          f"{did_you_mean(settings.network, names)}")
+        known = settings.network in {entry.name for entry in list_models()}
+        raise ConfigError(f"{'Network' if known else 'Unknown network'} {settings.network!r}"
+                          f"{' is not a Q-network' if known else ''}: expected one of {', '.join(q_networks)}."
+                          f"{'' if known else did_you_mean(settings.network, q_networks)}")
     channels, height, width = info.observation_shape
     kwargs = {"num_actions": info.num_actions, "in_channels": channels, "input_size": [height, width]}
     if settings.dueling:
         kwargs["dueling"] = True
     try:
         network = create(settings.network, **kwargs)
-    except TypeError as error:
-        raise ConfigError(f"Network {settings.network!r} cannot be a Q-network here ({error}): expected one taking "
-                          f"num_actions, such as dqn or minatar_dqn.") from None
-    except (RuntimeError, ValueError) as error:
+    except (RuntimeError, ValueError):
         raise ConfigError(f"Network {settings.network!r} does not fit {info.env_id}'s observations of shape "
-                          f"{info.observation_shape} ({str(error).splitlines()[0]}); choose "
-                          f"{'minatar_dqn' if info.family == 'minatar' else 'dqn'}.") from None
+                          f"{info.observation_shape}: its convolutions need larger screens; choose minatar_dqn.") \
+            from None
     return network, {"name": settings.network, "kwargs": kwargs}
 
 
