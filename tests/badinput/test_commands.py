@@ -433,6 +433,61 @@ RUN_ROWS = [
 ]
 
 
+RL = ["rl", "train", "--frames", "1k", "--quiet"]
+"""What every `rl train` row starts from: MinAtar Breakout for 1,000 frames, refused before anything is written."""
+
+RL_ROWS = [
+    ([*RL, "--env", "ALE/Pongg-v5"], r"Unknown environment 'ALE/Pongg-v5': expected an Atari id such as "
+                                     r"ALE/Pong-v5 .*Did you mean `ALE/Pong-v5`\?"),
+    ([*RL, "--env", "MinAtar/Pacman"], r"Unknown MinAtar game 'Pacman': expected one of Asterix, Breakout"),
+    ([*RL, "--env", "Nope-v0"], r"Unknown environment 'Nope-v0': expected an Atari id \(ALE/Pong-v5\), a MinAtar"),
+    ([*RL, "--env", "CartPole-v1"], r"'CartPole-v1' does not observe images: expected uint8 observations of shape "
+                                    r"\(H, W\), \(H, W, C\) or \(C, H, W\), found Box float32 of shape \(4,\)"),
+    ([*RL, "--frames", "abc"], r"Invalid `--frames`: expected a count such as 500000, 500k or 10M, received 'abc'"),
+    ([*RL, "--frames", "0"], r"Invalid `--frames`: expected a whole positive count, received '0'"),
+    ([*RL, "--frames", "2.5"], r"Invalid `--frames`: expected a whole positive count, received '2\.5'"),
+    ([*RL, "--buffer", "-5"], r"Invalid `--buffer`: expected a count such as 500000"),
+    ([*RL, "--eval-every", "1e-3"], r"Invalid `--eval-every`: expected a count such as"),
+    ([*RL, "--n-step", "0"], r"Invalid `n_step`: expected a positive integer, received 0"),
+    ([*RL, "--envs", "0"], r"Invalid `envs`: expected a positive integer, received 0"),
+    ([*RL, "--batch-size", "0"], r"Invalid `batch_size`: expected a positive integer, received 0"),
+    ([*RL, "--train-every", "0"], r"Invalid `train_every`: expected a positive integer, received 0"),
+    ([*RL, "--eval-episodes", "0"], r"Invalid `eval_episodes`: expected a positive integer, received 0"),
+    ([*RL, "--lr", "-1"], r"Invalid `lr`: expected a positive learning rate such as 1e-4, received -1\.0"),
+    ([*RL, "--threads", "0"], r"Invalid `threads`: expected a positive number of CPU threads, received 0"),
+    ([*RL, "--buffer", "5"], r"Invalid `buffer`: expected at least learning_starts = 5,000 steps"),
+    ([*RL, "--batch-size", "64", "--learning-starts", "10", "--buffer", "100"],
+     r"Invalid `learning_starts`: expected at least batch_size = 64 steps"),
+    ([*RL, "--envs", "64", "--buffer", "100", "--learning-starts", "32"],
+     r"Invalid `buffer`: expected more than \(history \+ n_step\) x envs = 128 steps, received 100"),
+    ([*RL, "--network", "lenet5"], r"Network 'lenet5' is not a Q-network: expected one of dqn, minatar_dqn"),
+    ([*RL, "--network", "minatar_dq"], r"Unknown network 'minatar_dq': .*Did you mean `minatar_dqn`\?"),
+    ([*RL, "--network", "dqn"], r"Network 'dqn' does not fit MinAtar/Breakout's observations of shape "
+                                r"\(4, 10, 10\): its convolutions need larger screens; choose minatar_dqn"),
+    ([*RL, "--n-stepp", "3"], r"No such option: --n-stepp"),
+    (["rl", "train", "--resume", "{f}/adir"], r"Cannot resume .*adir: expected a folder written by `striate rl "
+                                              r"train` \(with config\.yaml and agent\.json\)"),
+    (["rl", "train", "--resume", "{run}"], r"Cannot resume .*: expected a folder written by `striate rl train`"),
+    (["rl", "train", "--resume", "{rlnockpt}"], r"Cannot resume .*: expected a checkpoint in .*checkpoints, found "
+                                                r"none"),
+    (["rl", "play", "{run}"], r"Not a DQN run: expected .*agent\.json written by `striate rl train`"),
+    (["rl", "play", "/nope"], r"Not a DQN run: expected /nope/agent\.json"),
+    (["rl", "play", "{rl}", "--record", "{f}/game.png"], r"Invalid `--record` .*game\.png.: expected a \.gif file "
+                                                         r"name, received \.png"),
+    (["rl", "play", "{rl}", "--record", "/nope/dir/game.gif"], r"Invalid `--record` .*: expected a file in an "
+                                                               r"existing folder; create /nope/dir first"),
+    (["rl", "play", "{rl}", "--episodes", "0"], r"Invalid `--episodes`: expected at least 1 game, received 0"),
+    (["rl", "evaluate", "{rl}", "--epsilon", "2"], r"Invalid `--epsilon`: expected a probability in \[0, 1\], "
+                                                   r"received 2\.0"),
+    (["rl", "evaluate", "{rlbroken}"], r"Cannot load .*model\.safetensors: expected the weights of minatar_dqn"),
+    (["rl", "evaluate", "{rlnoweights}"], r"has no model\.safetensors: expected a finished run; resume it with "
+                                          r"`striate rl train --resume"),
+    (["rl", "evaluate", "{rlbadjson}"], r"Cannot read .*agent\.json: expected JSON written by `striate rl train`"),
+    (["rl", "report", "{f}/adir"], r"Not a DQN run: expected .*adir/agent\.json"),
+    (["rl", "nope"], r"No such command 'nope'"),
+]
+
+
 def damaged(run: Path, root: Path) -> dict[str, str]:
     """Copies of a finished run, each damaged in one way a user's editing, copying or a crash can."""
     import json
@@ -563,7 +618,26 @@ def world(tmp_path_factory) -> dict[str, str]:
     text = striate.train(data=f"text:{f / 'tiny.txt'}", model="textcnn", epochs=1, batch_size=16, out=str(runs),
                          quiet=True).path
     return {"f": str(f), "run": str(image), "series": str(series), "text": str(text),
-            **damaged(image, root / "damaged")}
+            **damaged(image, root / "damaged"), **rl_runs(root)}
+
+
+def rl_runs(root: Path) -> dict[str, str]:
+    """A finished DQN run on Catch (two seconds), and copies damaged one way each."""
+    from striate.rl.training import DQNSettings, train_dqn
+
+    settings = DQNSettings(env="striate/Catch-v0", network="minatar_dqn", history=1, frames=300, learning_starts=64,
+                           buffer=1_000, eval_every=300, eval_episodes=1, threads=1)
+    run = train_dqn(settings, out=root / "rl", quiet=True, record=False)
+    copies = {}
+    for name, damage in (("rlbroken", lambda r: (r / "model.safetensors").write_bytes(b"\x00" * 64)),
+                         ("rlnoweights", lambda r: (r / "model.safetensors").unlink()),
+                         ("rlbadjson", lambda r: (r / "agent.json").write_text("{not json")),
+                         ("rlnockpt", lambda r: shutil.rmtree(r / "checkpoints"))):
+        copy = root / "rl-damaged" / name
+        shutil.copytree(run, copy)
+        damage(copy)
+        copies[name] = str(copy)
+    return {"rl": str(run), **copies}
 
 
 def run_cli(argv: list[str], monkeypatch, capsys) -> tuple[int, list[str]]:
@@ -576,7 +650,7 @@ def run_cli(argv: list[str], monkeypatch, capsys) -> tuple[int, list[str]]:
 def check_row(argv, pattern, world, tmp_path, monkeypatch, capsys) -> None:
     out = tmp_path / "out"
     argv = [arg.format(**world) for arg in argv]
-    if argv[0] == "train" and "--out" not in argv and "--resume" not in argv:
+    if (argv[0] == "train" or argv[:2] == ["rl", "train"]) and "--out" not in argv and "--resume" not in argv:
         argv += ["--out", str(out)]
     code, lines = run_cli(argv, monkeypatch, capsys)
     assert code == 2, (code, lines)
@@ -594,6 +668,12 @@ def test_train(argv, pattern, world, tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize(("argv", "pattern"), RUN_ROWS, ids=[" ".join(a)[:60] for a, _ in RUN_ROWS])
 def test_commands_on_runs(argv, pattern, world, tmp_path, monkeypatch, capsys):
+    check_row(argv, pattern, world, tmp_path, monkeypatch, capsys)
+
+
+@pytest.mark.parametrize(("argv", "pattern"), RL_ROWS, ids=[" ".join(a[len(RL):] if a[:2] == RL[:2] else a)[:60]
+                                                            for a, _ in RL_ROWS])
+def test_rl_commands(argv, pattern, world, tmp_path, monkeypatch, capsys):
     check_row(argv, pattern, world, tmp_path, monkeypatch, capsys)
 
 
