@@ -161,3 +161,18 @@ def test_cli_train_writes_a_run(tmp_path):
     assert result.output.strip().splitlines()[-1] == str(tmp_path / "tiny")
     settings = DQNSettings.from_dict(__import__("yaml").safe_load((tmp_path / "tiny" / "config.yaml").read_text()))
     assert (settings.frames, settings.network, settings.lr, settings.threads) == (400, "minatar_dqn", 1e-3, 1)
+
+
+def test_every_variant_together_learns_catch_with_several_environments(tmp_path):
+    """Double DQN, a dueling head, prioritised replay and 3-step returns, acting in 3 environments at once."""
+    settings = DQNSettings(frames=3_000, eval_every=3_000, checkpoint_every=3_000, double=True, dueling=True,
+                           prioritized=True, n_step=3, envs=3, **CATCH)
+    run = train_dqn(settings, out=tmp_path, quiet=True, record=False)
+    results = json.loads((run / "results.json").read_text())
+    assert results["frames"] == 3_000 and results["episodes"] == pytest.approx(3_000 / 9, abs=3)
+    assert results["replay_bytes_per_transition"] == pytest.approx(10 * 5 + 16 + 8 * 2 * 8192 / 4_998, rel=1e-6)
+    record = json.loads((run / "agent.json").read_text())
+    assert record["architecture"]["kwargs"]["dueling"] is True
+    agent, settings, _ = load_agent(run)
+    scores = [e.score for e in play_episodes(agent, settings, 50, epsilon=0.0, seed=99)]
+    assert np.mean(scores) >= 0.8, scores
