@@ -41,6 +41,7 @@ Heuristic = Callable[[Game, State, int], float]
 """`heuristic(game, state, player) -> score` of a non-terminal state from `player`'s view (larger is better)."""
 
 WIN = 1_000_000.0
+ROLLOUT_C_PUCT = 5.0  # MCTSPlayer's exploration constant with random rollouts (see its docstring)
 _NEXT = object()  # MCTSPlayer: the kept tree stands for whatever state the caller passes next
 
 
@@ -244,16 +245,22 @@ class MCTSPlayer(BasePlayer):
     Args:
         evaluator: `evaluate(states) -> (priors, values)`; None uses `rollout_evaluator(game, rollouts)` with the
             player's seeded rng.
+        c_puct: None takes `ROLLOUT_C_PUCT` (5) with rollouts and `C_PUCT` (1.25) with an evaluator. Uniform priors
+            over ~7 moves and one-rollout values need the larger constant: `c_puct * P` near 0.7 is UCT's usual
+            exploration, and at Connect Four with 200 simulations it won 22 of 60 games against alpha-beta depth 2
+            where 1.25 won 10 (both beat random 20 of 20).
         temperature: 0 plays the most visited action (ties at random); above 0 samples the visit policy.
         reuse_tree: keep the subtree of the actions played (`observe`) for the next search.
     """
 
     def __init__(self, simulations: int = 200, evaluator: Evaluator | None = None, *, rollouts: int = 1,
-                 c_puct: float = C_PUCT, c_base: float = C_BASE, temperature: float = 0.0, reuse_tree: bool = True,
+                 c_puct: float | None = None, c_base: float = C_BASE, temperature: float = 0.0, reuse_tree: bool = True,
                  seed: int = 0, name: str | None = None):
         if not isinstance(simulations, int) or simulations < 1:
             raise ConfigError(f"Invalid `simulations` for MCTSPlayer: expected an int >= 1, received {simulations!r}.")
         self.simulations, self.evaluator, self.rollouts = simulations, evaluator, rollouts
+        if c_puct is None:
+            c_puct = C_PUCT if evaluator is not None else ROLLOUT_C_PUCT
         self.c_puct, self.c_base, self.temperature, self.reuse_tree = c_puct, c_base, temperature, reuse_tree
         self._random, self._numpy = random.Random(seed), np.random.default_rng(seed)
         self._evaluators: dict[int, Evaluator] = {}
@@ -361,6 +368,6 @@ class HumanPlayer(BasePlayer):
             return actions[0]
 
 
-__all__ = ["HEURISTICS", "KING_VALUE", "WIN", "AlphaBetaPlayer", "BasePlayer", "Heuristic", "HumanPlayer",
-           "MCTSPlayer", "NetworkPlayer", "Player", "RandomPlayer", "Resignation", "alphabeta", "area_estimate",
-           "connect4_windows", "default_heuristic", "piece_count", "static_score"]
+__all__ = ["HEURISTICS", "KING_VALUE", "ROLLOUT_C_PUCT", "WIN", "AlphaBetaPlayer", "BasePlayer", "Heuristic",
+           "HumanPlayer", "MCTSPlayer", "NetworkPlayer", "Player", "RandomPlayer", "Resignation", "alphabeta",
+           "area_estimate", "connect4_windows", "default_heuristic", "piece_count", "static_score"]
