@@ -11,6 +11,7 @@ demo: setup data
 
 test: setup data
 	@sh scripts/get-chromium.sh  # headless Chromium for the report's browser test
+	@sh scripts/get-gnugo.sh  # GNU Go for the Go tests
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
