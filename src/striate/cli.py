@@ -523,9 +523,11 @@ def list_datasets_command(as_json: bool = typer.Option(False, "--json", help="pr
 
 
 def _add_groups() -> None:
+    from striate.games.cli import games_app
     from striate.rl.cli import rl_app
 
     app.add_typer(rl_app, name="rl")
+    app.add_typer(games_app, name="games")
 
 
 _add_groups()
