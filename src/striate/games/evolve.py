@@ -37,6 +37,10 @@ Search (`AlphaBetaPlayer`): fail-soft alpha-beta over whole turns (a checkers mu
 the default here is 2 ply without extensions, so that a generation of 30 players takes seconds to minutes on a
 laptop core. Games end drawn after `max_turns` (100) turns, the papers' cap.
 
+What a laptop budget buys (`benchmarks/games_evolve.py`, 8 minutes on one core): at depth 1, 716 generations lift
+the best network's score against piece-count alpha-beta of the same depth from 0.50 to 0.64-0.71 (100 games); at
+depth 2, 93 generations show no gain over the noise, with most tournament games drawn by the 40-action rule.
+
 Why hand-written, and why numpy: neither PyTorch nor OpenSpiel ship a Blondie24 evaluator or an evolution strategy,
 and evaluation sits inside the alpha-beta loop, called once per frontier node with that node's few children. One
 call takes 11 us for 1 board and 16 us for 10 in numpy, against 41 and 57 us for the same network as a float64
