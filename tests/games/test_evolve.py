@@ -134,6 +134,10 @@ def test_piece_count_and_bad_arguments():
         BlondieNet(np.zeros(NUM_GENES), king=4)
     with pytest.raises(ConfigError, match=r"Invalid `depth` for an alpha-beta player: expected an integer >= 1"):
         AlphaBetaPlayer(piece_count, depth=0)
+    with pytest.raises(ConfigError, match=r"Invalid `depth` for an alpha-beta player: .* received 0"):
+        evolve_checkers(generations=1, size=2, depth=0)
+    with pytest.raises(ConfigError, match=r"Invalid population `size`: expected an integer >= 2"):
+        evolve_checkers(generations=1, size=1)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -71,6 +71,7 @@ import numpy as np
 from striate._io import atomic_write_bytes, atomic_write_json
 from striate.errors import ConfigError, DataError
 from striate.games.base import Game, State
+from striate.games.checkers import CheckersState
 
 SIZE = 8
 # the playable (dark) squares as `row * 8 + column`, row 0 at the top, in ascending order; turning the board
@@ -197,8 +198,7 @@ def encode(game: Game, states: Sequence[State], player: int) -> np.ndarray:
 
 
 def _from_player0(game: Game, states: Sequence[State]) -> np.ndarray:
-    first = states[0]
-    if hasattr(first, "pieces") and hasattr(first, "kings"):  # striate's CheckersState: Python-int bitboards
+    if isinstance(states[0], CheckersState):  # striate's engine: Python-int bitboards
         words = np.array([(s.pieces[0], s.pieces[1], s.kings) for s in states], np.uint64)  # (N, 3)
         bits = np.unpackbits(words.view(np.uint8).reshape(len(states), 3, 8), axis=2, bitorder="little")
         bits = bits[:, :, PLAYABLE].astype(np.int8)  # (N, 3, 32): player 0, player 1, kings
@@ -492,6 +492,7 @@ class CheckersMatch:
         self.game = create("checkers") if game is None else game
         if self.game.name != "checkers":
             raise ConfigError(f"Invalid `game` for Blondie24 evolution: expected checkers, received {self.game.name}.")
+        AlphaBetaPlayer(piece_count, depth)  # checks `depth` now rather than in the first game
         self.depth, self.max_turns = depth, max_turns
 
     def __call__(self, first: Individual, second: Individual) -> float:
