@@ -548,7 +548,7 @@ def main() -> None:
         if getattr(error, "exit_code", None) != 2 or not hasattr(error, "format_message"):
             raise
         context = getattr(error, "ctx", None)
-        command = f"striate {context.info_name}" if context and context.info_name != "striate" else "striate"
+        command = getattr(context, "command_path", None) or "striate"  # `striate rl train`, not `striate train`
         message = " ".join(error.format_message().split()).rstrip(".")
         typer.echo(f"error: {message} (see `{command} --help`).", err=True)
         sys.exit(2)

@@ -62,3 +62,19 @@ def test_train_resume_runs_more_iterations(tiny_run):
     assert result.exit_code == 0, result.output
     curve = [json.loads(line) for line in (tiny_run / "curve.jsonl").read_text().splitlines()]
     assert [row["iteration"] for row in curve] == [1, 2]
+
+
+def test_evolve_saves_a_checkers_player_that_plays_matches_and_resumes(tmp_path):
+    result = runner.invoke(app, ["games", "evolve", "--generations", "2", "--population", "4", "--depth", "1",
+                                 "--games", "2", "--out", str(tmp_path), "--name", "blondie"])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "blondie"
+    assert result.output.strip().splitlines()[-1] == str(folder)
+    assert len(re.findall(r"generation \d: best [+-]\d+ points, K \d\.\d\d", result.output)) == 2
+    assert json.loads((folder / "population.json").read_text())["generation"] == 2
+    result = runner.invoke(app, ["games", "match", str(folder), "random", "--games", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "checkers: A = blondie, B = random" in result.output
+    result = runner.invoke(app, ["games", "evolve", "--resume", str(folder), "--generations", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((folder / "population.json").read_text())["generation"] == 3

@@ -40,7 +40,7 @@ def load_folder_player(spec: str, *, simulations: int | None = None, depth: int 
         from striate.games.evolve import EvolvedPlayer, load_network
 
         network = load_network(folder / "best.safetensors")
-        return EvolvedPlayer(network, depth or 2, name=f"evolved-{folder.name}", seed=seed), create("checkers")
+        return EvolvedPlayer(network, depth or 2, name=folder.name, seed=seed), create("checkers")
     raise ConfigError(f"Invalid player {spec!r}: expected a run folder of `striate games train` (player.json) or "
                       f"`striate games evolve` (best.safetensors), found a folder with neither.")
 
@@ -223,6 +223,49 @@ def play_command(
         first, other = (opponent, human) if second else (human, opponent)
         record = play_game(board, first, other)
     typer.echo(record.result_text())
+
+
+@games_app.command("evolve")
+def evolve_command(
+    generations: int = typer.Option(50, "--generations", help="generations (more on top of --resume's)"),
+    population: int = typer.Option(15, "--population", help="parents; each has one offspring per generation"),
+    depth: int = typer.Option(2, "--depth", help="alpha-beta depth of the players, in whole turns"),
+    games: int = typer.Option(5, "--games", help="games each player starts per generation against random others"),
+    max_turns: int = typer.Option(100, "--max-turns", help="turns before a game counts as a draw"),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(Path("runs"), "--out"),
+    name: str = typer.Option("evolved-checkers", "--name", help="run folder name [numbered]"),
+    resume: Path | None = typer.Option(None, "--resume", help="continue this folder's population"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Co-evolve checkers evaluators without gradients or human games (Blondie24: Chellapilla & Fogel 1999-2001):
+    91 sub-board units, 40 and 10 hidden units and the piece difference, self-adaptive mutation, +1/0/-2
+    tournaments; the folder keeps the population and the best network (a player for `striate games match`)."""
+    from striate.cli import user_errors
+    from striate.games.evolve import evolve_checkers, load_population
+    from striate.runs import mark_complete, new_run_dir
+
+    with user_errors():
+        for option, value, low in (("generations", generations, 1), ("population", population, 2),
+                                   ("depth", depth, 1), ("games", games, 1), ("max-turns", max_turns, 1)):
+            if value < low:
+                raise ConfigError(f"Invalid `--{option}`: expected at least {low}, received {value}.")
+        start = None
+        if resume is not None:
+            start, folder = load_population(resume), Path(resume)
+        else:
+            folder = new_run_dir(out, name)
+
+        def show(current, stats) -> None:
+            if not quiet:
+                typer.echo(f"generation {stats.generation}: best {stats.best:+.0f} points, K {stats.king:.2f}, "
+                           f"first players {stats.wins}-{stats.draws}-{stats.losses} (W-D-L), {stats.seconds:.1f} s",
+                           err=True)
+
+        evolve_checkers(generations, population, depth, games, max_turns, seed, out=folder, start=start,
+                        callback=show)
+        mark_complete(folder)
+    typer.echo(str(folder))
 
 
 def _check_game(game: str) -> None:

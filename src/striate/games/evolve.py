@@ -72,6 +72,7 @@ from striate._io import atomic_write_bytes, atomic_write_json
 from striate.errors import ConfigError, DataError
 from striate.games.base import Game, State
 from striate.games.checkers import CheckersState
+from striate.games.players import BasePlayer
 
 SIZE = 8
 # the playable (dark) squares as `row * 8 + column`, row 0 at the top, in ascending order; turning the board
@@ -229,8 +230,8 @@ def whole_turns(game: Game, state: State) -> list[tuple[int, State]]:
     return found
 
 
-class AlphaBetaPlayer:
-    """A fixed-depth alpha-beta player for checkers with any board evaluator.
+class AlphaBetaPlayer(BasePlayer):
+    """A fixed-depth alpha-beta player for checkers with any board evaluator (a `Player` for `play_match`).
 
     Args:
         evaluate: `(N, 32)` codes (`encode`) -> `(N,)` scores, higher better for the side the boards are seen from;
@@ -249,7 +250,13 @@ class AlphaBetaPlayer:
                               f"received {depth!r}.")
         self.evaluate, self.depth = evaluate, depth
         self.name = name or f"alphabeta-d{depth}"
+        self._seeded = seed is not None
         self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    def reset(self, seed: int) -> None:
+        """A match's new game: a seeded player draws its tie-breaks afresh; an unseeded one stays deterministic."""
+        if self._seeded:
+            self._rng = np.random.default_rng(seed)
 
     def choose(self, game: Game, state: State) -> int:
         turns = whole_turns(game, state)
