@@ -488,6 +488,39 @@ RL_ROWS = [
 ]
 
 
+GAMES_ROWS = [
+    (["games", "train", "chess"], r"Unknown game 'chess': expected one of connect4, checkers, go\. Did you mean "
+                                  r"`checkers`\?"),
+    (["games", "train", "connect4", "--size", "7"], r"Invalid `--size`/`--komi` for connect4: expected them for go"),
+    (["games", "train", "go", "--size", "1"], r"Invalid `size` for Go: expected a board size from 2 to 19, received 1"),
+    (["games", "train", "go", "--komi", "abc"], r"Invalid value for '--komi'.*see `striate games train --help`"),
+    (["games", "train", "connect4", "--iterations", "0"], r"Invalid `iterations`: expected a positive integer"),
+    (["games", "train", "connect4", "--simulations", "0"], r"Invalid `simulations`: expected a positive integer"),
+    (["games", "train", "connect4", "--workers", "-1"], r"Invalid `workers`: expected an integer of at least 0"),
+    (["games", "train", "connect4", "--lr", "0"], r"Invalid `lr`: expected a positive learning rate"),
+    (["games", "train", "--resume", "{f}/adir"], r"Cannot resume .*adir: expected a folder written by `striate "
+                                                 r"games train` \(with config\.yaml and player\.json\)"),
+    (["games", "train", "--resume", "{rl}"], r"Cannot resume .*: expected a folder written by `striate games train`"),
+    (["games", "match", "random", "random"], r"Invalid players 'random' and 'random': expected a run folder among "
+                                             r"them or --game"),
+    (["games", "match", "random", "nope", "--game", "connect4"], r"Unknown player 'nope': expected a run folder"),
+    (["games", "match", "alphabeta:x", "random", "--game", "connect4"],
+     r"Invalid player 'alphabeta:x': expected alphabeta:DEPTH with a positive whole number, received 'x'"),
+    (["games", "match", "mcts:0", "random", "--game", "connect4"], r"expected mcts:SIMULATIONS with a positive"),
+    (["games", "match", "gnugo:1", "random", "--game", "connect4"], r"GNU Go plays go, not connect4"),
+    (["games", "match", "random", "random", "--game", "connect4", "--games", "0"],
+     r"Invalid `--games`: expected at least 1, received 0"),
+    (["games", "match", "random", "random", "--game", "connect4", "--size", "7"],
+     r"Invalid `--size`/`--komi` for connect4: expected them for go only"),
+    (["games", "match", "/nope/run", "random"], r"Invalid player '/nope/run': expected a run folder, found nothing"),
+    (["games", "match", "{f}/adir", "random"], r"expected a run folder of `striate games train` \(player\.json\) "
+                                               r"or `striate games evolve` \(best\.safetensors\), found a folder"),
+    (["games", "match", "{run}", "random"], r"found a folder with neither"),
+    (["games", "play", "random"], r"expected a run folder among them or --game"),
+    (["games", "nope"], r"No such command 'nope'.*see `striate games --help`"),
+]
+
+
 def damaged(run: Path, root: Path) -> dict[str, str]:
     """Copies of a finished run, each damaged in one way a user's editing, copying or a crash can."""
     import json
@@ -650,7 +683,8 @@ def run_cli(argv: list[str], monkeypatch, capsys) -> tuple[int, list[str]]:
 def check_row(argv, pattern, world, tmp_path, monkeypatch, capsys) -> None:
     out = tmp_path / "out"
     argv = [arg.format(**world) for arg in argv]
-    if (argv[0] == "train" or argv[:2] == ["rl", "train"]) and "--out" not in argv and "--resume" not in argv:
+    if (argv[0] == "train" or argv[:2] in (["rl", "train"], ["games", "train"])) and "--out" not in argv \
+            and "--resume" not in argv:
         argv += ["--out", str(out)]
     code, lines = run_cli(argv, monkeypatch, capsys)
     assert code == 2, (code, lines)
@@ -674,6 +708,11 @@ def test_commands_on_runs(argv, pattern, world, tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize(("argv", "pattern"), RL_ROWS, ids=[" ".join(a[len(RL):] if a[:2] == RL[:2] else a)[:60]
                                                             for a, _ in RL_ROWS])
 def test_rl_commands(argv, pattern, world, tmp_path, monkeypatch, capsys):
+    check_row(argv, pattern, world, tmp_path, monkeypatch, capsys)
+
+
+@pytest.mark.parametrize(("argv", "pattern"), GAMES_ROWS, ids=[" ".join(a)[:60] for a, _ in GAMES_ROWS])
+def test_games_commands(argv, pattern, world, tmp_path, monkeypatch, capsys):
     check_row(argv, pattern, world, tmp_path, monkeypatch, capsys)
 
 

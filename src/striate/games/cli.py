@@ -149,7 +149,8 @@ def train_command(
             run = train_agent(resume=resume, iterations=iterations, console=console, quiet=quiet)
         else:
             settings = AgentSettings(game=game, game_options=parse_game_options(game, size, komi),
-                                     iterations=iterations or 30, games=games, simulations=simulations,
+                                     iterations=30 if iterations is None else iterations, games=games,
+                                     simulations=simulations,
                                      temperature_moves=temperature_moves, channels=channels, blocks=blocks, lr=lr,
                                      steps=steps, batch_size=batch_size, window=window, workers=workers,
                                      eval_every=eval_every, eval_games=eval_games, eval_depth=eval_depth, seed=seed)
