@@ -18,7 +18,6 @@ matches.jsonl (per evaluation: opponent, wins, draws, losses, score), curve.png,
 from __future__ import annotations
 
 import json
-import signal
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -26,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from rich.console import Console
 
 from striate._io import atomic_write_json, atomic_write_text, atomic_write_yaml
@@ -35,6 +33,7 @@ from striate.games import create
 from striate.games.network import PolicyValueNet, alphazero_loss, evaluator
 from striate.games.selfplay import Examples, SelfPlayPool
 from striate.runs import mark_complete, mark_incomplete, new_run_dir
+from striate.train.records import StopOnSignal, append_jsonl, keep_rows, read_jsonl, read_settings, save_weights
 
 PLAYER_FORMAT = "striate.games/1"
 
@@ -133,7 +132,7 @@ def train_agent(settings: AgentSettings | None = None, *, out: str | Path = "run
     pool = SelfPlayPool(settings.game, settings.game_options, network_config, settings.workers)
     options = {"simulations": settings.simulations, "temperature_moves": settings.temperature_moves,
                "dirichlet_alpha": settings.dirichlet_alpha}
-    stop = _Stop()
+    stop = StopOnSignal()
     try:
         with stop:
             for iteration in range(start, settings.iterations):
@@ -150,13 +149,12 @@ def train_agent(settings: AgentSettings | None = None, *, out: str | Path = "run
                        "train_seconds": round(time.perf_counter() - begun - played, 2)}
                 if (iteration + 1) % settings.eval_every == 0 or iteration + 1 == settings.iterations:
                     row["matches"] = _evaluate(network, game, settings, iteration + 1, run_dir)
-                _append(run_dir / "curve.jsonl", row)
+                append_jsonl(run_dir / "curve.jsonl", row)
                 _checkpoint(run_dir, network, optimizer, window, rng, iteration + 1)
                 if not quiet:
                     console.print(_line(row, settings))
                 if stop.number is not None:
-                    name = signal.Signals(stop.number).name
-                    raise Interrupted(f"Interrupted by {name} after iteration {iteration + 1}: a checkpoint was "
+                    raise Interrupted(f"Interrupted by {stop.name} after iteration {iteration + 1}: a checkpoint was "
                                       f"written; resume with `striate games train --resume {run_dir}`.", stop.number)
     finally:
         pool.close()
@@ -208,45 +206,12 @@ def _evaluate(network, game, settings: AgentSettings, iteration: int, run_dir: P
         result = play_match(game, agent, opponent, settings.eval_games, seed=settings.seed + iteration)
         row = {"iteration": iteration, "opponent": opponent.name, "wins": result.wins, "draws": result.draws,
                "losses": result.losses, "score": result.score}
-        _append(run_dir / "matches.jsonl", row)
+        append_jsonl(run_dir / "matches.jsonl", row)
         rows.append(row)
     return rows
 
 
 # --- files --------------------------------------------------------------------------------------------------------
-
-
-class _Stop:
-    def __init__(self):
-        self.number, self._previous = None, {}
-
-    def __enter__(self):
-        for number in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[number] = signal.signal(number, self._handle)
-            except ValueError:  # not the main thread
-                continue
-        return self
-
-    def _handle(self, number, frame) -> None:
-        if self.number is not None:
-            raise KeyboardInterrupt
-        self.number = number
-
-    def __exit__(self, *exc) -> None:
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)
-
-
-def _append(path: Path, row: dict[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(row) + "\n")
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _checkpoint(run_dir: Path, network, optimizer, window: Examples, rng, iteration: int) -> Path:
@@ -273,41 +238,25 @@ def _restore(run_dir: Path, network, optimizer, rng) -> tuple[int, Examples]:
     torch.set_rng_state(state["rng"]["torch"])
     window = state["window"]
     iteration = int(state["iteration"])
-    for file, key in (("curve.jsonl", "iteration"), ("matches.jsonl", "iteration")):
-        kept = [row for row in _rows(run_dir / file) if row[key] <= iteration]
-        atomic_write_text(run_dir / file, "".join(json.dumps(row) + "\n" for row in kept))
+    for file in ("curve.jsonl", "matches.jsonl"):
+        keep_rows(run_dir / file, "iteration", iteration)
     return iteration, Examples(window["planes"].numpy(), window["policies"].numpy(), window["values"].numpy())
 
 
 def _read_settings(run_dir: Path) -> AgentSettings:
-    path = run_dir / "config.yaml"
-    if not (run_dir / "player.json").is_file() or not path.is_file():
-        raise RunFolderError(f"Cannot resume {run_dir}: expected a folder written by `striate games train` (with "
-                             f"config.yaml and player.json), found none; pass the run folder to --resume.")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise RunFolderError(f"Cannot read {path}: expected the YAML written by `striate games train` "
-                             f"({error}).") from None
-    if not isinstance(data, dict):
-        raise RunFolderError(f"Cannot read {path}: expected a mapping of settings, found {type(data).__name__}.")
-    return AgentSettings.from_dict(data)
+    return AgentSettings.from_dict(read_settings(run_dir, "striate games train", "player.json"))
 
 
 def _finish(run_dir: Path, network) -> None:
-    from safetensors.torch import save
-
-    from striate._io import atomic_write_bytes
-
-    tensors = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
-    atomic_write_bytes(run_dir / "model.safetensors", save(tensors))
+    save_weights(run_dir / "model.safetensors", network)
     _draw_curve(run_dir)
 
 
 def _draw_curve(run_dir: Path) -> Path | None:
     from striate.report.plots import _pyplot, _save
 
-    curve, matches = _rows(run_dir / "curve.jsonl"), _rows(run_dir / "matches.jsonl")
+    curve = read_jsonl(run_dir / "curve.jsonl", "striate games train")
+    matches = read_jsonl(run_dir / "matches.jsonl", "striate games train")
     if not curve:
         return None
     plt = _pyplot()

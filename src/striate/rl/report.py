@@ -18,6 +18,7 @@ import numpy as np
 from striate._io import atomic_write, atomic_write_text
 from striate.report import html
 from striate.report.html import Section, esc
+from striate.train.records import read_jsonl
 
 MAX_GIF_FRAMES = 4_500
 """Frames a recorded game keeps (the first ones): 5 minutes at 15 frames/s, a few MB."""
@@ -37,19 +38,14 @@ def write_gif(frames: list[np.ndarray], path: str | Path, fps: int = 15) -> Path
     return atomic_write(path, write)
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def draw_curve(run_dir: str | Path) -> Path | None:
     """`curve.png`: the training return (mean per logging interval and of the last 100 episodes) and every
     evaluation's mean ± sd against frames; beside it the loss and mean Q(s, a)."""
     from striate.report.plots import _pyplot, _save
 
     run_dir = Path(run_dir)
-    curve, evaluations = _rows(run_dir / "curve.jsonl"), _rows(run_dir / "evaluations.jsonl")
+    curve = read_jsonl(run_dir / "curve.jsonl", "striate rl train")
+    evaluations = read_jsonl(run_dir / "evaluations.jsonl", "striate rl train")
     if not curve and not evaluations:
         return None
     plt = _pyplot()
@@ -103,7 +99,7 @@ def write_rl_report(run_dir: str | Path, recorded=None) -> Path:
     record = json.loads((run_dir / "agent.json").read_text(encoding="utf-8"))
     results = json.loads((run_dir / "results.json").read_text(encoding="utf-8")) \
         if (run_dir / "results.json").is_file() else {}
-    evaluations = _rows(run_dir / "evaluations.jsonl")
+    evaluations = read_jsonl(run_dir / "evaluations.jsonl", "striate rl train")
     sections = [Section("summary", "Summary", _summary(settings, record, results))]
     if (run_dir / "curve.png").is_file():
         sections.append(Section("curve", "Learning curve", html.image(run_dir / "curve.png", "learning curve",

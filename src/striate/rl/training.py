@@ -29,10 +29,8 @@ environments restart and the memory refills for `learning_starts` steps before l
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import signal
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
@@ -41,7 +39,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from rich.console import Console
 
 from striate._io import atomic_write_json, atomic_write_text, atomic_write_yaml
@@ -50,6 +47,7 @@ from striate.rl.agent import DQNAgent, LinearSchedule
 from striate.rl.envs import EnvInfo, default_history, env_info, family_of, make_env
 from striate.rl.replay import PrioritizedReplayMemory, ReplayMemory
 from striate.runs import mark_complete, mark_incomplete, new_run_dir
+from striate.train.records import StopOnSignal, append_jsonl, keep_rows, read_jsonl, read_settings, save_weights
 
 AGENT_FORMAT = "striate.rl/1"
 
@@ -280,30 +278,6 @@ def play_episodes(agent: DQNAgent, settings: DQNSettings, episodes: int, *, epsi
 # --- the loop ---------------------------------------------------------------------------------------------------
 
 
-class _Stop:
-    """Ctrl-C / SIGTERM: remember the signal; the loop checkpoints at the end of the step and raises."""
-
-    def __init__(self):
-        self.number: int | None = None
-        self._previous = {}
-
-    def __enter__(self):
-        for number in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(ValueError):  # not the main thread: signals stay with their owner
-                self._previous[number] = signal.signal(number, self._handle)
-        return self
-
-    def _handle(self, number, frame) -> None:
-        if self.number is not None:  # a second signal: stop now
-            signal.signal(number, self._previous.get(number, signal.SIG_DFL))
-            raise KeyboardInterrupt
-        self.number = number
-
-    def __exit__(self, *exc) -> None:
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)
-
-
 @dataclass
 class _Counters:
     step: int = 0
@@ -419,7 +393,7 @@ class _Loop:
         started, start_step = time.perf_counter(), c.step
         self._window = (time.perf_counter(), c.step)
         try:
-            with _Stop() as stop:
+            with StopOnSignal() as stop:
                 while c.step < s.steps:
                     epsilon = self.epsilon(c.step)
                     actions = self.agent.act(observations, epsilon, self.rng)
@@ -445,10 +419,9 @@ class _Loop:
                         path = self._checkpoint()
                         if stop.number is not None:
                             progress.stop()
-                            name = signal.Signals(stop.number).name
-                            raise Interrupted(f"Interrupted by {name} at frame {c.step * s.frame_skip:,}: checkpoint "
-                                              f"{path.name} was written; resume with `striate rl train --resume "
-                                              f"{self.run_dir}`.", stop.number)
+                            raise Interrupted(f"Interrupted by {stop.name} at frame {c.step * s.frame_skip:,}: "
+                                              f"checkpoint {path.name} was written; resume with `striate rl train "
+                                              f"--resume {self.run_dir}`.", stop.number)
         finally:
             progress.stop()
             envs.close()
@@ -508,7 +481,7 @@ class _Loop:
                "return": _mean(interval["returns"]), "return_100": self._mean_return(), "epsilon": round(epsilon, 5),
                "loss": _mean(interval["losses"]), "q": _mean(interval["q"]), "updates": c.updates,
                "frames_per_second": round(self._fps(), 1), "elapsed": round(elapsed, 2)}
-        _append_jsonl(self.run_dir / "curve.jsonl", row)
+        append_jsonl(self.run_dir / "curve.jsonl", row)
         self.interval = {"returns": [], "losses": [], "q": []}
 
     def _evaluate(self) -> dict[str, Any]:
@@ -519,7 +492,7 @@ class _Loop:
         scores = [e.score for e in episodes]
         row = {"step": c.step, "frames": c.step * s.frame_skip, "returns": scores, "mean": float(np.mean(scores)),
                "std": float(np.std(scores)), "seconds": round(time.perf_counter() - started, 2)}
-        _append_jsonl(self.run_dir / "evaluations.jsonl", row)
+        append_jsonl(self.run_dir / "evaluations.jsonl", row)
         if not self.quiet:
             self.console.print(f"evaluation at frame {row['frames']:,}: return {row['mean']:.2f} ± {row['std']:.2f} "
                                f"over {len(scores)} games")
@@ -541,8 +514,8 @@ class _Loop:
 
         s, c = self.settings, self.counters
         self._checkpoint()
-        _save_weights(self.run_dir, self.agent.online)
-        evaluations = _read_jsonl(self.run_dir / "evaluations.jsonl")
+        save_weights(self.run_dir / "model.safetensors", self.agent.online)
+        evaluations = read_jsonl(self.run_dir / "evaluations.jsonl", "striate rl train")
         if not evaluations or evaluations[-1]["step"] != c.step:
             evaluations.append(self._evaluate())
         recorded = []
@@ -619,46 +592,9 @@ def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(row) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            raise RunFolderError(f"Cannot read {path} line {number}: expected one JSON object per line, as "
-                                 f"`striate rl train` writes.") from None
-    return rows
-
-
-def _save_weights(run_dir: Path, network: torch.nn.Module) -> None:
-    from safetensors.torch import save
-
-    from striate._io import atomic_write_bytes
-
-    tensors = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
-    atomic_write_bytes(run_dir / "model.safetensors", save(tensors))
-
-
 def _read_settings(run_dir: Path) -> DQNSettings:
-    path = run_dir / "config.yaml"
-    if not (run_dir / "agent.json").is_file() or not path.is_file():
-        raise RunFolderError(f"Cannot resume {run_dir}: expected a folder written by `striate rl train` (with "
-                             f"config.yaml and agent.json), found none; pass the run folder to --resume.")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise RunFolderError(f"Cannot read {path}: expected the YAML written by `striate rl train` ({error}).") \
-            from None
-    return DQNSettings.from_dict(data, str(path))
+    return DQNSettings.from_dict(read_settings(run_dir, "striate rl train", "agent.json"),
+                                 str(run_dir / "config.yaml"))
 
 
 def _restore(run_dir: Path, agent: DQNAgent, memory: ReplayMemory, rng: np.random.Generator,
@@ -681,8 +617,7 @@ def _restore(run_dir: Path, agent: DQNAgent, memory: ReplayMemory, rng: np.rando
         counters.learn_from, counters.owed = counters.step + settings.learning_starts, 0
         refilled = f"; the replay memory was not saved, so it refills for {settings.learning_starts:,} steps"
     for file in ("curve.jsonl", "evaluations.jsonl"):  # rows written after the checkpoint are replayed again
-        rows = [row for row in _read_jsonl(run_dir / file) if row["step"] <= counters.step]
-        atomic_write_text(run_dir / file, "".join(json.dumps(row) + "\n" for row in rows))
+        keep_rows(run_dir / file, "step", counters.step)
     if not quiet:
         console.print(f"Resuming {run_dir} from {checkpoint.name} (frame {counters.step * settings.frame_skip:,})"
                       f"{refilled}.")
