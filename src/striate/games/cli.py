@@ -134,6 +134,8 @@ def train_command(
     eval_games: int = typer.Option(20, "--eval-games"),
     eval_depth: int = typer.Option(2, "--eval-depth", help="the alpha-beta opponent's depth"),
     seed: int = typer.Option(0, "--seed"),
+    threads: int = typer.Option(1, "--threads", help="PyTorch threads for learning (self-play processes use one "
+                                                     "each)"),
     out: Path = typer.Option(Path("runs"), "--out"),
     name: str | None = typer.Option(None, "--name", help="run folder name [az-GAME, numbered]"),
     resume: Path | None = typer.Option(None, "--resume", help="continue this run from its last checkpoint (with a "
@@ -153,7 +155,8 @@ def train_command(
                                      simulations=simulations,
                                      temperature_moves=temperature_moves, channels=channels, blocks=blocks, lr=lr,
                                      steps=steps, batch_size=batch_size, window=window, workers=workers,
-                                     eval_every=eval_every, eval_games=eval_games, eval_depth=eval_depth, seed=seed)
+                                     eval_every=eval_every, eval_games=eval_games, eval_depth=eval_depth, seed=seed,
+                                     threads=threads)
             _check_game(game)
             run = train_agent(settings, out=out, name=name, console=console, quiet=quiet)
     typer.echo(str(run))

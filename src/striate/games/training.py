@@ -5,14 +5,15 @@
 Each iteration plays `games` self-play games with the current network (`striate.games.selfplay`, in `workers`
 processes), adds their positions (with board symmetries) to a window of the latest `window` positions, and takes
 `steps` Adam steps on minibatches drawn from the window, minimising `(z - v)^2 - pi . log p` with weight decay
-(Silver et al. 2018). Every `eval_every` iterations the network, searching `eval_simulations` per move without
-noise, plays `eval_games` games against a random player and an alpha-beta player of depth `eval_depth`, colours
-alternating. A checkpoint after every iteration holds the network, Adam, the window and the random states; Ctrl-C
-finishes the iteration's step, writes one and stops, and `resume=RUN` continues.
+(Silver et al. 2018), on `threads` PyTorch threads (1 by default: small batches gain little from more, and two
+threads crawl when another process holds a core). Every `eval_every` iterations the network, searching
+`eval_simulations` per move without noise, plays `eval_games` games against a random player and an alpha-beta
+player of depth `eval_depth`, colours alternating. A checkpoint after every iteration holds the network, Adam, the
+window and the random states; Ctrl-C finishes the iteration, writes one and stops, and `resume=RUN` continues.
 
 Run folder (`out/NAME`): config.yaml, player.json (the game and network, what `load_player` reads),
 model.safetensors, curve.jsonl (per iteration: games, results, lengths, positions, losses, seconds),
-matches.jsonl (per evaluation: opponent, wins, draws, losses, score), curve.png, report.html, checkpoints/.
+matches.jsonl (per evaluation: opponent, wins, draws, losses, score), curve.png, checkpoints/.
 """
 
 from __future__ import annotations
@@ -62,11 +63,12 @@ class AgentSettings:
     eval_simulations: int = 64
     eval_depth: int = 2
     seed: int = 0
+    threads: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         for name in ("iterations", "games", "simulations", "channels", "blocks", "batch_size", "steps", "window",
-                     "eval_every", "eval_games", "eval_simulations", "eval_depth"):
+                     "eval_every", "eval_games", "eval_simulations", "eval_depth", "threads"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"Invalid `{name}`: expected a positive integer, received {value!r}.")
@@ -108,6 +110,15 @@ def train_agent(settings: AgentSettings | None = None, *, out: str | Path = "run
     if iterations is not None:
         settings.iterations = int(iterations)
     settings.check()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(settings.threads)
+    try:
+        return _train(settings, resume, out, name, console, quiet)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(settings: AgentSettings, resume, out, name, console: Console, quiet: bool) -> Path:
     game = create(settings.game, **settings.game_options)
     torch.manual_seed(settings.seed)
     network_config = {"planes_shape": list(game.planes_shape), "num_actions": game.num_actions,
@@ -125,6 +136,7 @@ def train_agent(settings: AgentSettings | None = None, *, out: str | Path = "run
         for file in ("curve.jsonl", "matches.jsonl"):
             atomic_write_text(run_dir / file, "")
     else:
+        run_dir = Path(resume)
         start, window = _restore(run_dir, network, optimizer, rng)
         mark_incomplete(run_dir)
         if not quiet:
