@@ -5,8 +5,9 @@
     python benchmarks/games_agent.py connect4 --run runs/az-connect4      # matches only, for a trained run
 
 Trains with `striate games train`'s loop (two self-play processes, one learning thread), then plays `--match-games`
-games (colours alternating) with `--match-simulations` searches per move against each opponent, and prints the
-tables with the training time: the budget the numbers belong to.
+games (colours alternating, each pair from its own `--openings` random actions, since a network searching at
+temperature 0 and alpha-beta are both deterministic) with `--match-simulations` searches per move against each
+opponent, and prints the tables with the training time: the budget the numbers belong to.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def main() -> None:
     parser.add_argument("--opponents", nargs="+", default=["random", "alphabeta:2", "alphabeta:4"])
     parser.add_argument("--match-games", type=int, default=40)
     parser.add_argument("--match-simulations", type=int, default=200)
+    parser.add_argument("--openings", type=int, default=2, help="random actions opening each pair of games")
     parser.add_argument("--out", default="runs")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -60,7 +62,7 @@ def main() -> None:
         agent, game = load_player(run, args.match_simulations)
         other = make_player(opponent, seed=args.seed + 1)
         start = time.perf_counter()
-        match = play_match(game, agent, other, args.match_games, seed=args.seed)
+        match = play_match(game, agent, other, args.match_games, seed=args.seed, openings=args.openings)
         close = getattr(other, "close", None)
         if close is not None:
             close()
@@ -70,6 +72,7 @@ def main() -> None:
                         "seconds": time.perf_counter() - start})
     payload = {"run": str(run), "game": args.game, "self_play_games": curve[-1]["games"],
                "iterations": len(curve), "training_seconds": seconds, "match_simulations": args.match_simulations,
+               "openings": args.openings,
                "matches": results, "machine": machine()}
     print(f"saved {save(f'games-agent-{args.game}', payload)}")
 

@@ -261,3 +261,20 @@ def test_gnugo_beats_random_on_7x7():
     with GTPPlayer(level=1) as gnugo:
         result = play_match(create("go", size=7), gnugo, RandomPlayer(), games=1, seed=0)
     assert result.wins == 1, result.record()
+
+
+def test_random_openings_let_deterministic_players_meet_in_different_games():
+    from striate.games import create
+    from striate.games.match import play_match
+    from striate.games.players import AlphaBetaPlayer
+
+    game = create("connect4")
+    opened = play_match(game, AlphaBetaPlayer(2), AlphaBetaPlayer(3), 6, seed=4, openings=3)
+    starts = [tuple(r.actions[:3]) for r in opened.records]
+    assert starts[0] == starts[1] and starts[2] == starts[3] and starts[4] == starts[5]  # a pair shares its opening
+    assert len(set(starts)) == 3  # each pair its own
+    state = game.initial()
+    for action in starts[0]:  # legal random actions, recorded with the game
+        assert action in game.legal_actions(state)
+        state = game.apply(state, action)
+    assert [r.a_first for r in opened.records] == [True, False] * 3

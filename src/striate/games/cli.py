@@ -170,6 +170,9 @@ def match_command(
     size: int | None = typer.Option(None, "--size", help="go: board size [9]"),
     komi: float | None = typer.Option(None, "--komi", help="go: komi [7.5; 9 on 7x7]"),
     games: int = typer.Option(20, "--games", "-n", help="games; colours alternate"),
+    openings: int = typer.Option(0, "--openings", help="random actions that open each pair of games (both colours "
+                                                       "play from the same opening), so deterministic players "
+                                                       "meet in different games"),
     simulations: int | None = typer.Option(None, "--simulations", help="searches per move for run folders [the "
                                                                        "run's]"),
     depth: int | None = typer.Option(None, "--depth", help="search depth of an evolved checkers player [2]"),
@@ -185,6 +188,8 @@ def match_command(
     with user_errors():
         if games < 1:
             raise ConfigError(f"Invalid `--games`: expected at least 1, received {games}.")
+        if openings < 0:
+            raise ConfigError(f"Invalid `--openings`: expected 0 or more random actions, received {openings}.")
         (a, b), board = resolve_players([player_a, player_b], game, size, komi, simulations=simulations,
                                         depth=depth, seed=seed)
 
@@ -193,7 +198,7 @@ def match_command(
                 typer.echo(f"game {match.games}/{games}: {record.result_text()}", err=True)
 
         try:
-            result = play_match(board, a, b, games, seed=seed, on_game=progress)
+            result = play_match(board, a, b, games, seed=seed, on_game=progress, openings=openings)
         finally:
             for player in (a, b):
                 close = getattr(player, "close", None)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -197,16 +197,24 @@ class MatchResult:
         return self.table()
 
 
-def play_game(game: Game, first: Player, second: Player, state: State | None = None) -> GameRecord:
+def play_game(game: Game, first: Player, second: Player, state: State | None = None,
+              opening: Sequence[int] = ()) -> GameRecord:
     """Play one game from `state` (the start when None), `first` as player 0; players are not reset here.
 
-    Both players `observe` every action (once each, when one object plays both sides). A `Resignation` from the
-    player to move ends the game as its loss.
+    `opening` actions are played first for whoever is to move (both players observe them, and the record keeps
+    them). Both players `observe` every action (once each, when one object plays both sides). A `Resignation` from
+    the player to move ends the game as its loss.
     """
     state = game.initial() if state is None else state
     seats, observers = (first, second), list({id(p): p for p in (first, second)}.values())
     actions, moves, seconds = [], [], [0.0, 0.0]
     ending = ""
+    for action in opening:
+        actions.append(action)
+        moves.append(game.move_text(state, action))
+        for player in observers:
+            player.observe(game, state, action)
+        state = game.apply(state, action)
     while not game.is_terminal(state):
         mover = game.to_play(state)
         start = time.perf_counter()
@@ -231,8 +239,21 @@ def play_game(game: Game, first: Player, second: Player, state: State | None = N
     return GameRecord(first.name, second.name, actions, moves, result, ending, (seconds[0], seconds[1]))
 
 
+def random_opening(game: Game, actions: int, rng: np.random.Generator) -> list[int]:
+    """Up to `actions` uniformly random legal actions from the start, never into a finished game."""
+    state, opening = game.initial(), []
+    for _ in range(actions):
+        legal = [a for a in game.legal_actions(state) if not game.is_terminal(game.apply(state, a))]
+        if not legal:
+            break
+        action = int(rng.choice(legal))
+        opening.append(action)
+        state = game.apply(state, action)
+    return opening
+
+
 def play_match(game: Game, player_a: Player, player_b: Player, games: int, seed: int = 0,
-               on_game: Callable[[GameRecord, MatchResult], None] | None = None) -> MatchResult:
+               on_game: Callable[[GameRecord, MatchResult], None] | None = None, openings: int = 0) -> MatchResult:
     """Play `games` games between A and B, alternating colours: A moves first in the even games (0, 2, ...).
 
     Before game `i` each player is `reset` with its own seed drawn from `(seed, i)`, so a match is repeatable from
@@ -240,6 +261,9 @@ def play_match(game: Game, player_a: Player, player_b: Player, games: int, seed:
 
     Args:
         on_game: called after each game with its record and the match so far (progress, logging).
+        openings: each pair of games (A first, then B first) starts with the same `openings` random actions. Two
+            deterministic players (a network searching at temperature 0, alpha-beta without ties) otherwise play the
+            same two games again and again, and a 40-game match measures two games.
     """
     if not isinstance(games, int) or games < 1:
         raise ConfigError(f"Invalid `games` for a match: expected an int >= 1, received {games!r}.")
@@ -256,7 +280,8 @@ def play_match(game: Game, player_a: Player, player_b: Player, games: int, seed:
         player_b.reset(seed_b)
         a_first = index % 2 == 0
         first, second = (player_a, player_b) if a_first else (player_b, player_a)
-        record = replace(play_game(game, first, second), index=index, a_first=a_first)
+        opening = random_opening(game, openings, np.random.default_rng([seed, index // 2, 1])) if openings else ()
+        record = replace(play_game(game, first, second, opening=opening), index=index, a_first=a_first)
         result.records.append(record)
         if on_game is not None:
             on_game(record, result)
@@ -264,4 +289,4 @@ def play_match(game: Game, player_a: Player, player_b: Player, games: int, seed:
 
 
 __all__ = ["Z95", "GameRecord", "MatchResult", "clamp_score", "elo_difference", "elo_interval", "play_game",
-           "play_match", "wilson_interval"]
+           "play_match", "random_opening", "wilson_interval"]

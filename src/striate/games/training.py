@@ -8,8 +8,9 @@ processes), adds their positions (with board symmetries) to a window of the late
 (Silver et al. 2018), on `threads` PyTorch threads (1 by default: small batches gain little from more, and two
 threads crawl when another process holds a core). Every `eval_every` iterations the network, searching
 `eval_simulations` per move without noise, plays `eval_games` games against a random player and an alpha-beta
-player of depth `eval_depth`, colours alternating. A checkpoint after every iteration holds the network, Adam, the
-window and the random states; Ctrl-C finishes the iteration, writes one and stops, and `resume=RUN` continues.
+player of depth `eval_depth`, colours alternating, each pair of games from its own `eval_openings` random actions. A
+checkpoint after every iteration holds the network, Adam, the window and the random states; Ctrl-C finishes the
+iteration, writes one and stops, and `resume=RUN` continues.
 
 Run folder (`out/NAME`): config.yaml, player.json (the game and network, what `load_player` reads),
 model.safetensors, curve.jsonl (per iteration: games, results, lengths, positions, losses, seconds),
@@ -62,6 +63,7 @@ class AgentSettings:
     eval_games: int = 20
     eval_simulations: int = 64
     eval_depth: int = 2
+    eval_openings: int = 2
     seed: int = 0
     threads: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
@@ -215,7 +217,8 @@ def _evaluate(network, game, settings: AgentSettings, iteration: int, run_dir: P
     rows = []
     for opponent in (RandomPlayer(seed=settings.seed + iteration), AlphaBetaPlayer(settings.eval_depth,
                                                                                    seed=settings.seed + iteration)):
-        result = play_match(game, agent, opponent, settings.eval_games, seed=settings.seed + iteration)
+        result = play_match(game, agent, opponent, settings.eval_games, seed=settings.seed + iteration,
+                            openings=settings.eval_openings)
         row = {"iteration": iteration, "opponent": opponent.name, "wins": result.wins, "draws": result.draws,
                "losses": result.losses, "score": result.score}
         append_jsonl(run_dir / "matches.jsonl", row)
