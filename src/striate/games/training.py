@@ -19,7 +19,6 @@ matches.jsonl (per evaluation: opponent, wins, draws, losses, score), curve.png,
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -35,7 +34,16 @@ from striate.games import create
 from striate.games.network import PolicyValueNet, alphazero_loss, evaluator
 from striate.games.selfplay import Examples, SelfPlayPool
 from striate.runs import mark_complete, mark_incomplete, new_run_dir
-from striate.train.records import StopOnSignal, append_jsonl, keep_rows, read_jsonl, read_settings, save_weights
+from striate.train.records import (
+    StopOnSignal,
+    append_jsonl,
+    keep_rows,
+    load_weights,
+    read_jsonl,
+    read_record,
+    read_settings,
+    save_weights,
+)
 
 PLAYER_FORMAT = "striate.games/1"
 
@@ -300,33 +308,13 @@ def _draw_curve(run_dir: Path) -> Path | None:
 def load_player(run_dir: str | Path, simulations: int | None = None, name: str | None = None):
     """The trained agent of a run folder as a `NetworkPlayer` (weights from safetensors, never a pickle), and its
     game."""
-    from safetensors.torch import load_file
-
     from striate.games.players import NetworkPlayer
 
     run_dir = Path(run_dir)
-    path = run_dir / "player.json"
-    if not path.is_file():
-        raise RunFolderError(f"Not a games run: expected {path} written by `striate games train`, found none.")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise RunFolderError(f"Cannot read {path}: expected JSON written by `striate games train` ({error}).") \
-            from None
-    if not isinstance(record, dict) or record.get("format") != PLAYER_FORMAT:
-        raise RunFolderError(f"Unsupported player format in {path}: expected {PLAYER_FORMAT!r}.")
-    weights = run_dir / "model.safetensors"
-    if not weights.is_file():
-        raise RunFolderError(f"Run {run_dir} has no model.safetensors: expected a finished run; resume it with "
-                             f"`striate games train --resume {run_dir}`.")
+    record = read_record(run_dir, "player.json", PLAYER_FORMAT, "striate games train", "games")
     game = create(record["game"], **record.get("game_options", {}))
-    network = PolicyValueNet(**record["network"])
-    try:
-        network.load_state_dict(load_file(weights))
-    except Exception as error:  # safetensors' own errors, or keys and shapes that do not match
-        raise RunFolderError(f"Cannot load {weights}: expected the weights of the network in player.json "
-                             f"({str(error).splitlines()[0]}).") from None
-    network.eval()
+    network = load_weights(run_dir, PolicyValueNet(**record["network"]), "the network in player.json",
+                           "striate games train")
     player = NetworkPlayer(evaluator(network, game), simulations or int(record.get("simulations", 64)),
                            name=name or run_dir.name)
     return player, game

@@ -29,7 +29,6 @@ environments restart and the memory refills for `learning_starts` steps before l
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import deque
@@ -47,7 +46,16 @@ from striate.rl.agent import DQNAgent, LinearSchedule
 from striate.rl.envs import EnvInfo, default_history, env_info, family_of, make_env
 from striate.rl.replay import PrioritizedReplayMemory, ReplayMemory
 from striate.runs import mark_complete, mark_incomplete, new_run_dir
-from striate.train.records import StopOnSignal, append_jsonl, keep_rows, read_jsonl, read_settings, save_weights
+from striate.train.records import (
+    StopOnSignal,
+    append_jsonl,
+    keep_rows,
+    load_weights,
+    read_jsonl,
+    read_record,
+    read_settings,
+    save_weights,
+)
 
 AGENT_FORMAT = "striate.rl/1"
 
@@ -630,44 +638,19 @@ def _restore(run_dir: Path, agent: DQNAgent, memory: ReplayMemory, rng: np.rando
 def load_agent(run_dir: str | Path, device: str = "cpu") -> tuple[DQNAgent, DQNSettings, dict[str, Any]]:
     """The trained agent of a run folder (weights from `model.safetensors`, never a pickle), its settings and its
     `agent.json` record."""
-    from safetensors.torch import load_file
-
     from striate.models import create
 
     run_dir = Path(run_dir)
-    record_path = run_dir / "agent.json"
-    if not record_path.is_file():
-        raise RunFolderError(f"Not a DQN run: expected {record_path} written by `striate rl train`, found none; pass "
-                             f"a folder made by `striate rl train`.")
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise RunFolderError(f"Cannot read {record_path}: expected JSON written by `striate rl train` ({error}).") \
-            from None
-    if not isinstance(record, dict) or record.get("format") != AGENT_FORMAT:
-        raise RunFolderError(f"Unsupported agent format in {record_path}: expected {AGENT_FORMAT!r}.")
-    weights = run_dir / "model.safetensors"
-    if not weights.is_file():
-        raise RunFolderError(f"Run {run_dir} has no model.safetensors: expected a finished run; resume it with "
-                             f"`striate rl train --resume {run_dir}`.")
+    record = read_record(run_dir, "agent.json", AGENT_FORMAT, "striate rl train", "DQN")
     settings = _read_settings(run_dir).resolved()
     architecture = record["architecture"]
     network = create(architecture["name"], **{k: tuple(v) if isinstance(v, list) else v
                                               for k, v in architecture["kwargs"].items()})
-    try:
-        network.load_state_dict(load_file(weights))
-    except Exception as error:  # safetensors' own error types, or a key/shape mismatch
-        raise RunFolderError(f"Cannot load {weights}: expected the weights of {architecture['name']} "
-                             f"({str(error).splitlines()[0]}).") from None
+    load_weights(run_dir, network, architecture["name"], "striate rl train")
     agent = DQNAgent(network, int(architecture["kwargs"]["num_actions"]), scale=float(record["scale"]),
                      gamma=settings.gamma, double=settings.double, lr=settings.lr, device=device)
     agent.online.eval()
     return agent, settings, record
-
-
-def results_of(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "results.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def evaluation_summary(scores: list[float]) -> dict[str, float]:

@@ -6,7 +6,8 @@ logs, a clean stop on Ctrl-C, the settings file, and the final weights.
 - `StopOnSignal`: the first SIGINT or SIGTERM is remembered so the loop can finish its step, write a checkpoint and
   raise `Interrupted`; a second one stops at once.
 - `read_settings`: `config.yaml` of a run folder, refused in one line when it is not the command's.
-- `save_weights`: `model.safetensors`, written atomically (the layout `striate.runs.save_model` writes).
+- `read_record` / `save_weights` / `load_weights`: the JSON record that says what a run folder holds, and
+  `model.safetensors`, written atomically (the layout `striate.runs.save_model` writes) and read back without pickle.
 """
 
 from __future__ import annotations
@@ -114,3 +115,34 @@ def save_weights(path: Path, module: torch.nn.Module) -> Path:
 
     tensors = {key: value.detach().cpu().contiguous() for key, value in module.state_dict().items()}
     return atomic_write_bytes(path, save(tensors))
+
+
+def read_record(run_dir: Path, file: str, format: str, command: str, kind: str) -> dict[str, Any]:
+    """`run_dir/file`, the JSON record `command` writes (its `format` checked), refused in one line otherwise."""
+    path = run_dir / file
+    if not path.is_file():
+        raise RunFolderError(f"Not a {kind} run: expected {path} written by `{command}`, found none; pass a folder "
+                             f"made by `{command}`.")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise RunFolderError(f"Cannot read {path}: expected JSON written by `{command}` ({error}).") from None
+    if not isinstance(record, dict) or record.get("format") != format:
+        raise RunFolderError(f"Unsupported {kind} format in {path}: expected {format!r}.")
+    return record
+
+
+def load_weights(run_dir: Path, module: torch.nn.Module, what: str, command: str) -> torch.nn.Module:
+    """`run_dir/model.safetensors` into `module` (`what` names it in errors); a missing file points to `--resume`."""
+    from safetensors.torch import load_file
+
+    weights = run_dir / "model.safetensors"
+    if not weights.is_file():
+        raise RunFolderError(f"Run {run_dir} has no model.safetensors: expected a finished run; resume it with "
+                             f"`{command} --resume {run_dir}`.")
+    try:
+        module.load_state_dict(load_file(weights))
+    except Exception as error:  # safetensors' own error types, or keys and shapes that do not match
+        raise RunFolderError(f"Cannot load {weights}: expected the weights of {what} "
+                             f"({str(error).splitlines()[0]}).") from None
+    return module.eval()
