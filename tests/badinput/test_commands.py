@@ -517,6 +517,9 @@ GAMES_ROWS = [
                                                r"or `striate games evolve` \(best\.safetensors\), found a folder"),
     (["games", "match", "{run}", "random"], r"found a folder with neither"),
     (["games", "play", "random"], r"expected a run folder among them or --game"),
+    (["games", "report", "{f}/adir"], r"Not a games run: expected .*adir/player\.json written by `striate games "
+                                      r"train`, found none"),
+    (["games", "report", "{rl}"], r"Not a games run: expected .*player\.json written by `striate games train`"),
     (["games", "nope"], r"No such command 'nope'.*see `striate games --help`"),
 ]
 

@@ -1,4 +1,4 @@
-"""`striate games train | play | match | evolve`: self-play agents, co-evolved checkers players, and matches."""
+"""`striate games train | play | match | evolve | report`: self-play agents, co-evolved checkers players, and matches."""
 
 from __future__ import annotations
 
@@ -275,6 +275,23 @@ def evolve_command(
                         callback=show)
         mark_complete(folder)
     typer.echo(str(folder))
+
+
+@games_app.command("report")
+def report_command(
+    run: Path = typer.Argument(..., help="a run folder of `striate games train`"),
+    no_game: bool = typer.Option(False, "--no-game", help="skip the game against alpha-beta (seconds on Connect "
+                                                          "Four, about a minute on 9x9 Go)"),
+    seed: int = typer.Option(0, "--seed", help="seeds the opponent's tie-breaks in that game"),
+) -> None:
+    """Write RUN/report.html again: learning curve, every match, a game against alpha-beta drawn as a board,
+    the network's first-move preferences, its layers and the settings; prints the page's path."""
+    from striate.cli import user_errors
+    from striate.games.report import write_games_report
+
+    with user_errors():
+        path = write_games_report(run, play=not no_game, seed=seed)
+    typer.echo(str(path))
 
 
 def _check_game(game: str) -> None:

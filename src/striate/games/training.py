@@ -14,7 +14,8 @@ iteration, writes one and stops, and `resume=RUN` continues.
 
 Run folder (`out/NAME`): config.yaml, player.json (the game and network, what `load_player` reads),
 model.safetensors, curve.jsonl (per iteration: games, results, lengths, positions, losses, seconds),
-matches.jsonl (per evaluation: opponent, wins, draws, losses, score), curve.png, checkpoints/.
+matches.jsonl (per evaluation: opponent, wins, draws, losses, score), curve.png, report.html
+(`striate.games.report`), checkpoints/.
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ def _train(settings: AgentSettings, resume, out, name, console: Console, quiet: 
         run_dir = Path(resume)
         start, window = _restore(run_dir, network, optimizer, rng)
         mark_incomplete(run_dir)
+        # a larger --iterations is the one setting a resume may change: the folder says how long the run now is
+        atomic_write_yaml(run_dir / "config.yaml", settings.to_dict(), comment="striate games train settings")
         if not quiet:
             console.print(f"Resuming {run_dir} after iteration {start}.")
     pool = SelfPlayPool(settings.game, settings.game_options, network_config, settings.workers)
@@ -271,38 +274,11 @@ def _read_settings(run_dir: Path) -> AgentSettings:
 
 
 def _finish(run_dir: Path, network) -> None:
+    from striate.games.report import draw_curve, write_games_report
+
     save_weights(run_dir / "model.safetensors", network)
-    _draw_curve(run_dir)
-
-
-def _draw_curve(run_dir: Path) -> Path | None:
-    from striate.report.plots import _pyplot, _save
-
-    curve = read_jsonl(run_dir / "curve.jsonl", "striate games train")
-    matches = read_jsonl(run_dir / "matches.jsonl", "striate games train")
-    if not curve:
-        return None
-    plt = _pyplot()
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    games = [row["games"] for row in curve]
-    left.plot(games, [row["value_loss"] for row in curve], label="value loss")
-    left.plot(games, [row["policy_loss"] for row in curve], label="policy loss")
-    left.set_xlabel("self-play games")
-    left.set_title("losses")
-    left.grid(alpha=0.3)
-    left.legend(fontsize=8)
-    per_game = {row["iteration"]: row["games"] for row in curve}
-    for opponent in sorted({row["opponent"] for row in matches}):
-        points = [(per_game.get(row["iteration"], 0), row["score"]) for row in matches if row["opponent"] == opponent]
-        right.plot(*zip(*points, strict=True), "o-", label=f"vs {opponent}")
-    right.set_ylim(-0.05, 1.05)
-    right.set_xlabel("self-play games")
-    right.set_ylabel("score (win 1, draw 0.5)")
-    right.set_title("matches")
-    right.grid(alpha=0.3)
-    if matches:
-        right.legend(fontsize=8)
-    return _save(figure, run_dir / "curve.png")
+    draw_curve(run_dir)
+    write_games_report(run_dir)
 
 
 def load_player(run_dir: str | Path, simulations: int | None = None, name: str | None = None):
