@@ -1,4 +1,4 @@
-"""`striate games train | play | match | evolve | report`: self-play agents, co-evolved checkers players, and matches."""
+"""`striate games train | play | match | evolve | report`: self-play agents, evolved checkers players, matches."""
 
 from __future__ import annotations
 

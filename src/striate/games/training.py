@@ -40,7 +40,6 @@ from striate.train.records import (
     append_jsonl,
     keep_rows,
     load_weights,
-    read_jsonl,
     read_record,
     read_settings,
     save_weights,
