@@ -169,6 +169,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=None, help="stop evolving after this much wall time")
     parser.add_argument("--size", type=int, default=15, help="parents (the papers' 15)")
     parser.add_argument("--depth", type=int, default=2, help="alpha-beta depth in whole turns, for everyone")
+    parser.add_argument("--extend", type=int, default=0, help="whole turns searched past --depth while a capture "
+                                                              "is forced, for everyone")
     parser.add_argument("--games", type=int, default=5, help="games each player starts per generation")
     parser.add_argument("--max-turns", type=int, default=100, help="turns before a game is drawn")
     parser.add_argument("--seed", type=int, default=0)
@@ -196,18 +198,19 @@ def main() -> None:
 
     with contextlib.suppress(_OutOfTime):  # the budget ran out; the last generation is saved
         evolve_checkers(args.generations, args.size, args.depth, args.games, args.max_turns, args.seed, out=out,
-                        start=start, callback=progress)
+                        start=start, callback=progress, extend=args.extend)
     evolve_seconds = time.perf_counter() - began
     done = len(bests) - 1
 
     game = create("checkers")
     starts = openings(game, args.pairs, args.opening_turns, args.seed + 1)
-    generation0 = EvolvedPlayer(BlondieNet(*bests[0]), args.depth, "generation 0")
+    generation0 = EvolvedPlayer(BlondieNet(*bests[0]), args.depth, "generation 0", extend=args.extend)
     picks = sorted({round(i * done / max(args.snapshots - 1, 1)) for i in range(args.snapshots)})
     rows, raw = [], []
     for generation in picks:
-        evolved = EvolvedPlayer(BlondieNet(*bests[generation]), args.depth)
-        opponents = [RandomPlayer(args.seed), AlphaBetaPlayer(piece_count, args.depth, "piece-count", args.seed)]
+        evolved = EvolvedPlayer(BlondieNet(*bests[generation]), args.depth, extend=args.extend)
+        opponents = [RandomPlayer(args.seed), AlphaBetaPlayer(piece_count, args.depth, "piece-count", args.seed,
+                                                              args.extend)]
         if generation > 0:
             opponents.append(generation0)
         for opponent in opponents:
@@ -227,7 +230,8 @@ def main() -> None:
     curve_table = markdown_table(["generation", "best points", "mean points", "K of best",
                                   "first player W/D/L", "seconds"], curve_rows)
     match_table = markdown_table(["generation", "opponent", "W/D/L (evolved's side)", "score", "K"], rows)
-    print(f"\n{done} generations of {2 * args.size} players, depth {args.depth}, {args.games} games each, "
+    print(f"\n{done} generations of {2 * args.size} players, depth {args.depth} (+{args.extend} after forced "
+          f"jumps), {args.games} games each, "
           f"{evolve_seconds / 60:.1f} min; {NUM_GENES} genes + K; matches of {2 * args.pairs} games\n")
     print(curve_table + "\n\n" + match_table)
     payload = {"args": vars(args), "machine": machine(), "generations": done, "evolve_seconds": evolve_seconds,

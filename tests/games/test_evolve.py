@@ -161,29 +161,33 @@ def test_encode_of_a_position_set_up_by_hand():
 
 # -- search ---------------------------------------------------------------------------------------------------------
 
-def minimax(game, state, depth: int, root: int, evaluate) -> float:
+def forced_jump(game, state) -> bool:
+    """Whether the player to move jumps, read from the move text (`9x18`) rather than the action's bits."""
+    return any("x" in game.move_text(state, action) for action in game.legal_actions(state))
+
+
+def leaf(game, child, depth: int, mover: int, root: int, evaluate, extra: int) -> float:
+    """A child at the search's edge: the result, one more turn while a capture is forced, or the evaluator."""
+    if game.is_terminal(child):
+        return game.value(child, mover) * (WIN + depth - 1)
+    if depth == 1 and extra > 0 and forced_jump(game, child):
+        return -minimax(game, child, 1, root, evaluate, extra - 1)
+    if depth == 1:
+        score = float(evaluate(encode(game, [child], root))[0])
+        return score if mover == root else -score
+    return -minimax(game, child, depth - 1, root, evaluate, extra)
+
+
+def minimax(game, state, depth: int, root: int, evaluate, extra: int = 0) -> float:
     """Plain minimax over whole turns for the player to move, no pruning; same leaf and terminal values."""
-    mover, values = game.to_play(state), []
-    for _, child in whole_turns(game, state):
-        if game.is_terminal(child):
-            values.append(game.value(child, mover) * (WIN + depth - 1))
-        elif depth == 1:
-            score = float(evaluate(encode(game, [child], root))[0])
-            values.append(score if mover == root else -score)
-        else:
-            values.append(-minimax(game, child, depth - 1, root, evaluate))
-    return max(values)
+    mover = game.to_play(state)
+    return max(leaf(game, child, depth, mover, root, evaluate, extra) for _, child in whole_turns(game, state))
 
 
-def minimax_choice(game, state, depth: int, evaluate) -> int:
+def minimax_choice(game, state, depth: int, evaluate, extra: int = 0) -> int:
     root, best, choice = game.to_play(state), -math.inf, None
     for action, child in whole_turns(game, state):
-        if game.is_terminal(child):
-            value = game.value(child, root) * (WIN + depth - 1)
-        elif depth == 1:
-            value = float(evaluate(encode(game, [child], root))[0])
-        else:
-            value = -minimax(game, child, depth - 1, root, evaluate)
+        value = leaf(game, child, depth, root, root, evaluate, extra)
         if value > best:
             best, choice = value, action
     return choice
@@ -197,6 +201,19 @@ def test_alpha_beta_chooses_what_plain_minimax_chooses(depth):
         player = AlphaBetaPlayer(evaluate, depth)
         for state in random_positions(game, 30 if depth < 3 else 8, seed=depth):
             assert player.choose(game, state) == minimax_choice(game, state, depth, evaluate)
+
+
+@pytest.mark.parametrize("depth, extend", [(1, 1), (1, 3), (2, 2)])
+def test_search_extended_after_forced_jumps_chooses_what_extended_minimax_chooses(depth, extend):
+    game = create("checkers")
+    net = BlondieNet.random(np.random.default_rng(10 + depth))
+    positions = [s for s in random_positions(game, 60, seed=depth + extend) if
+                 any(forced_jump(game, child) for _, child in whole_turns(game, s))][:12]
+    assert len(positions) >= 6  # positions where an extension changes what the leaves are
+    for evaluate in (net, piece_count):
+        player = AlphaBetaPlayer(evaluate, depth, extend=extend)
+        for state in positions:
+            assert player.choose(game, state) == minimax_choice(game, state, depth, evaluate, extend)
 
 
 def test_whole_turns_follow_multi_jumps_to_the_end():
@@ -217,6 +234,7 @@ def test_depth_two_sees_the_capture_that_depth_one_walks_into():
     assert game.to_play(game.apply(game.apply(state, into), game.legal_actions(game.apply(state, into))[0])) == -1
     safe = AlphaBetaPlayer(piece_count, 2).choose(game, state)
     assert safe != into and game.move_text(state, safe) == "11-15"
+    assert AlphaBetaPlayer(piece_count, 1, extend=1).choose(game, state) == safe  # the forced reply is searched
 
 
 def test_piece_count_search_beats_random_from_either_side():

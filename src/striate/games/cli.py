@@ -40,9 +40,23 @@ def load_folder_player(spec: str, *, simulations: int | None = None, depth: int 
         from striate.games.evolve import EvolvedPlayer, load_network
 
         network = load_network(folder / "best.safetensors")
-        return EvolvedPlayer(network, depth or 2, name=folder.name, seed=seed), create("checkers")
+        search = _evolved_search(folder)
+        return EvolvedPlayer(network, depth or search.get("depth", 2), name=folder.name, seed=seed,
+                             extend=search.get("extend", 0)), create("checkers")
     raise ConfigError(f"Invalid player {spec!r}: expected a run folder of `striate games train` (player.json) or "
                       f"`striate games evolve` (best.safetensors), found a folder with neither.")
+
+
+def _evolved_search(folder: Path) -> dict[str, int]:
+    """The depth and extension the folder's network was evolved with (best.json), as defaults for its player."""
+    import json
+
+    try:
+        record = json.loads((folder / "best.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {key: record[key] for key in ("depth", "extend")
+            if isinstance(record, dict) and isinstance(record.get(key), int) and record[key] >= (key == "depth")}
 
 
 def make_player(spec: str, *, seed: int = 0):
@@ -175,7 +189,7 @@ def match_command(
                                                        "meet in different games"),
     simulations: int | None = typer.Option(None, "--simulations", help="searches per move for run folders [the "
                                                                        "run's]"),
-    depth: int | None = typer.Option(None, "--depth", help="search depth of an evolved checkers player [2]"),
+    depth: int | None = typer.Option(None, "--depth", help="search depth of an evolved checkers player [the depth it evolved at]"),
     seed: int = typer.Option(0, "--seed"),
     records: Path | None = typer.Option(None, "--records", help="write every game's moves to this text file"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no line per game"),
@@ -239,6 +253,7 @@ def evolve_command(
     generations: int = typer.Option(50, "--generations", help="generations (more on top of --resume's)"),
     population: int = typer.Option(15, "--population", help="parents; each has one offspring per generation"),
     depth: int = typer.Option(2, "--depth", help="alpha-beta depth of the players, in whole turns"),
+    extend: int = typer.Option(0, "--extend", help="whole turns searched past --depth while a capture is forced"),
     games: int = typer.Option(5, "--games", help="games each player starts per generation against random others"),
     max_turns: int = typer.Option(100, "--max-turns", help="turns before a game counts as a draw"),
     seed: int = typer.Option(0, "--seed"),
@@ -256,7 +271,8 @@ def evolve_command(
 
     with user_errors():
         for option, value, low in (("generations", generations, 1), ("population", population, 2),
-                                   ("depth", depth, 1), ("games", games, 1), ("max-turns", max_turns, 1)):
+                                   ("depth", depth, 1), ("extend", extend, 0), ("games", games, 1),
+                                   ("max-turns", max_turns, 1)):
             if value < low:
                 raise ConfigError(f"Invalid `--{option}`: expected at least {low}, received {value}.")
         start = None
@@ -272,7 +288,7 @@ def evolve_command(
                            err=True)
 
         evolve_checkers(generations, population, depth, games, max_turns, seed, out=folder, start=start,
-                        callback=show)
+                        callback=show, extend=extend)
         mark_complete(folder)
     typer.echo(str(folder))
 

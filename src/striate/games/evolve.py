@@ -238,17 +238,23 @@ class AlphaBetaPlayer(BasePlayer):
             called with the children of each frontier node at once. depth: whole turns searched (>= 1).
         name: shown in match tables. seed: when given, moves of equal value are chosen at random (a seeded
             generator shuffles the root moves); otherwise the first in action order, so the player is deterministic.
+        extend: extra whole turns searched past `depth` while the side to move at a leaf must capture (the papers'
+            search extension after forced jumps); 0 scores such leaves as they stand.
 
     `choose(game, state)` returns one action; during a multi-jump the next call searches again from the new state.
     Leaves are scored from the view of the player searching (as the papers' minimax did); a won game is worth
     `WIN` plus the depth left, so nearer wins are preferred and losses put off.
     """
 
-    def __init__(self, evaluate: Evaluator, depth: int = 2, name: str | None = None, seed: int | None = None):
+    def __init__(self, evaluate: Evaluator, depth: int = 2, name: str | None = None, seed: int | None = None,
+                 extend: int = 0):
         if not isinstance(depth, int) or depth < 1:
             raise ConfigError(f"Invalid `depth` for an alpha-beta player: expected an integer >= 1 (whole turns), "
                               f"received {depth!r}.")
-        self.evaluate, self.depth = evaluate, depth
+        if not isinstance(extend, int) or extend < 0:
+            raise ConfigError(f"Invalid `extend` for an alpha-beta player: expected an integer >= 0 (whole turns "
+                              f"after forced jumps), received {extend!r}.")
+        self.evaluate, self.depth, self.extend = evaluate, depth, extend
         self.name = name or f"alphabeta-d{depth}"
         self._seeded = seed is not None
         self._rng = np.random.default_rng(seed) if seed is not None else None
@@ -266,55 +272,76 @@ class AlphaBetaPlayer(BasePlayer):
             turns = [turns[i] for i in self._rng.permutation(len(turns))]
         root = game.to_play(state)
         if self.depth == 1:
-            return turns[int(np.argmax(self._leaf_values(game, [s for _, s in turns], root, root, 0)))][0]
+            values = self._frontier(game, [s for _, s in turns], root, root, -math.inf, math.inf, self.extend)
+            return turns[int(np.argmax(values))][0]
         best, best_action = -math.inf, turns[0][0]
         for action, child in turns:
-            value = self._value(game, child, root, root, self.depth - 1, best, math.inf)
+            value = self._value(game, child, root, root, self.depth - 1, best, math.inf, self.extend)
             if value > best:
                 best, best_action = value, action
         return best_action
 
     def _value(self, game: Game, state: State, mover: int, root: int, depth: int, alpha: float,
-               beta: float) -> float:
+               beta: float, extra: int) -> float:
         """The value for `mover` of moving into `state` (fail-soft: exact inside (alpha, beta))."""
         if game.is_terminal(state):
             return game.value(state, mover) * (WIN + depth)
-        return -self._search(game, state, root, depth, -beta, -alpha)
+        return -self._search(game, state, root, depth, -beta, -alpha, extra)
 
-    def _search(self, game: Game, state: State, root: int, depth: int, alpha: float, beta: float) -> float:
+    def _search(self, game: Game, state: State, root: int, depth: int, alpha: float, beta: float,
+                extra: int) -> float:
         """Negamax value of a live `state` for the player to move in it."""
         mover = game.to_play(state)
         children = [child for _, child in whole_turns(game, state)]
-        if depth == 1:  # every child is a leaf: score them in one batch
-            return float(self._leaf_values(game, children, mover, root, 0).max())
+        if depth == 1:  # every child is a leaf: score the quiet ones in one batch
+            return float(self._frontier(game, children, mover, root, alpha, beta, extra).max())
         best = -math.inf
         for child in children:
-            best = max(best, self._value(game, child, mover, root, depth - 1, max(alpha, best), beta))
+            best = max(best, self._value(game, child, mover, root, depth - 1, max(alpha, best), beta, extra))
             if best >= beta:
                 break
         return best
 
-    def _leaf_values(self, game: Game, states: list[State], mover: int, root: int, depth: int) -> np.ndarray:
+    def _frontier(self, game: Game, states: list[State], mover: int, root: int, alpha: float, beta: float,
+                  extra: int) -> np.ndarray:
         """`(len(states),)` values for `mover` of the positions after its turns: game results where the game is
-        over, the evaluator (seen from `root`) elsewhere."""
+        over; one more turn of search where the opponent must capture and `extra` turns are left; the evaluator
+        (seen from `root`) elsewhere, all in one call. Searched leaves get fail-soft bounds outside (alpha, beta)."""
         values = np.empty(len(states))
-        live = []
+        quiet, pending = [], []
         for i, state in enumerate(states):
             if game.is_terminal(state):
-                values[i] = game.value(state, mover) * (WIN + depth)
+                values[i] = game.value(state, mover) * WIN
+            elif extra > 0 and must_capture(game, state):
+                pending.append(i)
             else:
-                live.append(i)
-        if live:
-            scores = np.asarray(self.evaluate(encode(game, [states[i] for i in live], root)), np.float64)
-            values[live] = scores if mover == root else -scores
+                quiet.append(i)
+        if quiet:
+            scores = np.asarray(self.evaluate(encode(game, [states[i] for i in quiet], root)), np.float64)
+            values[quiet] = scores if mover == root else -scores
+        best = values[[i for i in range(len(states)) if i not in pending]].max(initial=-math.inf)
+        for i in pending:
+            if best >= beta:  # cut off: the rest cannot change the caller's choice
+                values[i] = -math.inf
+                continue
+            values[i] = -self._search(game, states[i], root, 1, -beta, -max(alpha, best), extra - 1)
+            best = max(best, values[i])
         return values
+
+
+def must_capture(game: Game, state: State) -> bool:
+    """Whether the player to move in a live checkers `state` must jump (captures are forced, so then every legal
+    action is a jump: kind bit 1 of the action)."""
+    legal = game.legal_actions(state)
+    return bool(legal) and bool(legal[0] & 1)
 
 
 class EvolvedPlayer(AlphaBetaPlayer):
     """Alpha-beta with an evolved `BlondieNet` as its evaluator (deterministic unless `seed` is given)."""
 
-    def __init__(self, network: BlondieNet, depth: int = 2, name: str | None = None, seed: int | None = None):
-        super().__init__(network, depth, name or f"evolved-d{depth}", seed)
+    def __init__(self, network: BlondieNet, depth: int = 2, name: str | None = None, seed: int | None = None,
+                 extend: int = 0):
+        super().__init__(network, depth, name or f"evolved-d{depth}", seed, extend)
         self.network = network
 
 
@@ -491,7 +518,7 @@ class CheckersMatch:
     """The fitness game of the checkers experiment: `(first, second) -> result for first`, two `EvolvedPlayer`s of
     depth `depth` playing one game of at most `max_turns` turns from the start position."""
 
-    def __init__(self, depth: int = 2, max_turns: int = 100, game: Game | None = None):
+    def __init__(self, depth: int = 2, max_turns: int = 100, game: Game | None = None, extend: int = 0):
         from striate.games import create
 
         if not isinstance(max_turns, int) or max_turns < 1:
@@ -499,18 +526,19 @@ class CheckersMatch:
         self.game = create("checkers") if game is None else game
         if self.game.name != "checkers":
             raise ConfigError(f"Invalid `game` for Blondie24 evolution: expected checkers, received {self.game.name}.")
-        AlphaBetaPlayer(piece_count, depth)  # checks `depth` now rather than in the first game
-        self.depth, self.max_turns = depth, max_turns
+        AlphaBetaPlayer(piece_count, depth, extend=extend)  # checks the search now rather than in the first game
+        self.depth, self.max_turns, self.extend = depth, max_turns, extend
 
     def __call__(self, first: Individual, second: Individual) -> float:
-        players = [EvolvedPlayer(BlondieNet(member.genes, member.king), self.depth) for member in (first, second)]
+        players = [EvolvedPlayer(BlondieNet(member.genes, member.king), self.depth, extend=self.extend)
+                   for member in (first, second)]
         return play_game(self.game, players, self.max_turns)
 
 
 def evolve_checkers(generations: int = 10, size: int = 15, depth: int = 2, games: int = 5, max_turns: int = 100,
                     seed: int = 0, out: str | Path | None = None, start: Population | None = None,
                     callback: Callable[[Population, GenerationStats], None] | None = None,
-                    game: Game | None = None) -> Population:
+                    game: Game | None = None, extend: int = 0) -> Population:
     """Evolve checkers evaluators (the module docstring's experiment) and return the last parents.
 
     Args:
@@ -520,11 +548,12 @@ def evolve_checkers(generations: int = 10, size: int = 15, depth: int = 2, games
         out: a folder where `save_population` writes the population and the best network after every generation.
         start: a population to continue (`load_population`); `size` and `seed` then come from it.
         callback: `callback(population, stats)` after each generation (after saving).
-        game: the checkers engine (default `create("checkers")`).
+        game: the checkers engine (default `create("checkers")`). extend: whole turns searched past `depth` while
+            a capture is forced (`AlphaBetaPlayer`).
     """
-    match = CheckersMatch(depth, max_turns, game)
+    match = CheckersMatch(depth, max_turns, game, extend)
     population = Population.random(size, seed=seed) if start is None else start
-    settings = {"depth": depth, "games": games, "max_turns": max_turns}
+    settings = {"depth": depth, "extend": extend, "games": games, "max_turns": max_turns}
 
     def after(current: Population, stats: GenerationStats) -> None:
         if out is not None:
