@@ -189,7 +189,8 @@ def match_command(
                                                        "meet in different games"),
     simulations: int | None = typer.Option(None, "--simulations", help="searches per move for run folders [the "
                                                                        "run's]"),
-    depth: int | None = typer.Option(None, "--depth", help="search depth of an evolved checkers player [the depth it evolved at]"),
+    depth: int | None = typer.Option(None, "--depth", help="search depth of an evolved checkers player [the depth "
+                                                           "it evolved at]"),
     seed: int = typer.Option(0, "--seed"),
     records: Path | None = typer.Option(None, "--records", help="write every game's moves to this text file"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no line per game"),
