@@ -496,6 +496,10 @@ GAMES_ROWS = [
     (["games", "train", "go", "--komi", "abc"], r"Invalid value for '--komi'.*see `striate games train --help`"),
     (["games", "train", "connect4", "--iterations", "0"], r"Invalid `iterations`: expected a positive integer"),
     (["games", "train", "connect4", "--simulations", "0"], r"Invalid `simulations`: expected a positive integer"),
+    (["games", "train", "connect4", "--fast-simulations", "64"],
+     r"Invalid `fast_simulations`: expected 0 \(off\) or a whole number below `simulations` \(64\), received 64"),
+    (["games", "train", "connect4", "--fast-simulations", "8", "--full-fraction", "0"],
+     r"Invalid `full_fraction`: expected a share of moves in \(0, 1\] such as 0\.25, received 0\.0"),
     (["games", "train", "connect4", "--workers", "-1"], r"Invalid `workers`: expected an integer of at least 0"),
     (["games", "train", "connect4", "--lr", "0"], r"Invalid `lr`: expected a positive learning rate"),
     (["games", "train", "--resume", "{f}/adir"], r"Cannot resume .*adir: expected a folder written by `striate "

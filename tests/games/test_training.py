@@ -37,6 +37,33 @@ def test_self_play_examples_carry_each_games_result_from_the_movers_view():
     np.testing.assert_array_equal(mirrored.policies[1], mirrored.policies[0][::-1])
 
 
+def test_playout_cap_randomisation_learns_from_full_searches_only():
+    game = create("connect4")
+    calls = []
+
+    def counting(states):
+        calls.append(len(states))
+        return uniform_evaluator(game)(states)
+
+    examples, stats = play_games(game, counting, 4, simulations=24, temperature_moves=4, symmetries=False,
+                                 rng=np.random.default_rng(3), fast_simulations=3, full_fraction=0.3)
+    discs = examples.planes[:, :2].sum(axis=(1, 2, 3)).astype(int)  # own and opponent discs: the ply
+    starts = np.flatnonzero(discs == 0)
+    assert len(starts) == 4 and starts[0] == 0  # every game's first move is searched in full and kept
+    assert len(examples) < sum(stats.lengths) and len(examples) > 4  # some moves were fast and skipped
+    for g, (begin, end) in enumerate(zip(starts, [*starts[1:], len(examples)], strict=True)):
+        plies = discs[begin:end]
+        assert (np.diff(plies) > 0).all() and plies[-1] < stats.lengths[g]
+        result = stats.results[g]
+        assert examples.values[begin:end].tolist() == [result if ply % 2 == 0 else -result for ply in plies]
+    capped_cost = sum(calls) / sum(stats.lengths)  # evaluations per move played
+    calls.clear()
+    everything, stats = play_games(game, counting, 4, simulations=24, temperature_moves=4, symmetries=False,
+                                   rng=np.random.default_rng(3))
+    assert len(everything) == sum(stats.lengths)  # off: every move is learned from
+    assert capped_cost < 0.6 * sum(calls) / sum(stats.lengths)  # 0.3 + 0.7 * 3 / 24 of the cost, about 0.39
+
+
 def test_evaluator_priors_cover_legal_actions_only_and_follow_the_policy_frame():
     torch.manual_seed(0)
     game = create("checkers")

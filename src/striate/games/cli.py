@@ -134,6 +134,10 @@ def train_command(
                                                                      "--resume, the run's]"),
     games: int = typer.Option(64, "--games", help="self-play games per iteration"),
     simulations: int = typer.Option(64, "--simulations", help="tree-search simulations per move in self-play"),
+    fast_simulations: int = typer.Option(0, "--fast-simulations", help="playout cap randomisation: simulations of "
+                                                                       "the moves not learned from [0: off]"),
+    full_fraction: float = typer.Option(0.25, "--full-fraction", help="with --fast-simulations, the share of moves "
+                                                                      "searched in full and learned from"),
     temperature_moves: int = typer.Option(8, "--temperature-moves", help="opening actions drawn in proportion to "
                                                                            "visit counts (then the most visited)"),
     channels: int = typer.Option(48, "--channels", help="width of the residual tower"),
@@ -166,8 +170,9 @@ def train_command(
         else:
             settings = AgentSettings(game=game, game_options=parse_game_options(game, size, komi),
                                      iterations=30 if iterations is None else iterations, games=games,
-                                     simulations=simulations,
-                                     temperature_moves=temperature_moves, channels=channels, blocks=blocks, lr=lr,
+                                     simulations=simulations, fast_simulations=fast_simulations,
+                                     full_fraction=full_fraction, temperature_moves=temperature_moves,
+                                     channels=channels, blocks=blocks, lr=lr,
                                      steps=steps, batch_size=batch_size, window=window, workers=workers,
                                      eval_every=eval_every, eval_games=eval_games, eval_depth=eval_depth, seed=seed,
                                      threads=threads)

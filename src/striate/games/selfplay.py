@@ -8,6 +8,12 @@ chosen move is kept for the next search. Each position becomes a training exampl
 distribution (in the policy head's frame) and, once the game is over, its result from the view of the player who
 moved there, with every symmetry of the board (`Game.symmetries`).
 
+Playout cap randomisation (Wu 2019, KataGo), on when `fast_simulations` > 0: each move is a full search (with
+`simulations` and root noise) with probability `full_fraction` (the first move of a game always), and a fast one
+(`fast_simulations`, no noise) otherwise; only the positions of full searches become examples. Games then cost
+about `full_fraction + (1 - full_fraction) * fast / full` as much, so more finished games (the value head's only
+signal) come from the same time, while every policy target still comes from a full search.
+
 `SelfPlayPool` runs `play_games` in `workers` processes (spawned, one PyTorch thread each), each with its own copy
 of the network, sent as a dict of arrays at every iteration.
 """
@@ -58,8 +64,8 @@ class SelfPlayStats:
 
 
 def play_games(game, evaluate, games: int, *, simulations: int, temperature_moves: int, rng: np.random.Generator,
-               dirichlet_alpha: float | None = None, symmetries: bool = True,
-               max_actions: int | None = None) -> tuple[Examples, SelfPlayStats]:
+               dirichlet_alpha: float | None = None, symmetries: bool = True, max_actions: int | None = None,
+               fast_simulations: int = 0, full_fraction: float = 0.25) -> tuple[Examples, SelfPlayStats]:
     """Play `games` self-play games at once; see the module docstring.
 
     Args:
@@ -67,6 +73,8 @@ def play_games(game, evaluate, games: int, *, simulations: int, temperature_move
         simulations: searches per move. temperature_moves: actions drawn in proportion to visit counts at the start
         of each game. rng: moves and noise. dirichlet_alpha: root noise (None: the game's default).
         symmetries: add every symmetric copy of each position. max_actions: stop a game there as a draw.
+        fast_simulations: above 0, playout cap randomisation (module docstring) with full searches at a rate of
+        `full_fraction`.
     """
     trees = [None] * games
     states = [game.initial() for _ in range(games)]
@@ -77,12 +85,19 @@ def play_games(game, evaluate, games: int, *, simulations: int, temperature_move
         active = [g for g in range(games) if results[g] is None]
         if not active:
             break
-        roots = search_many(game, [trees[g] if trees[g] is not None else states[g] for g in active], evaluate,
-                            simulations, noise=True, dirichlet_alpha=dirichlet_alpha, rng=rng)
-        for g, root in zip(active, roots, strict=True):
-            visits = root.visit_counts(game.num_actions)
-            state = states[g]
-            records[g].append((game.planes(state), policy_target(game, state, visits), game.to_play(state)))
+        full = [fast_simulations <= 0 or plies[g] == 0 or rng.random() < full_fraction for g in active]
+        roots: dict[int, Any] = {}
+        for chosen, count, noise in ((True, simulations, True), (False, fast_simulations, False)):
+            group = [g for g, f in zip(active, full, strict=True) if f == chosen]
+            if group:
+                found = search_many(game, [trees[g] if trees[g] is not None else states[g] for g in group],
+                                    evaluate, count, noise=noise, dirichlet_alpha=dirichlet_alpha, rng=rng)
+                roots.update(zip(group, found, strict=True))
+        for g, recorded in zip(active, full, strict=True):
+            root, state = roots[g], states[g]
+            if recorded:
+                visits = root.visit_counts(game.num_actions)
+                records[g].append((game.planes(state), policy_target(game, state, visits), game.to_play(state)))
             action = sample_action(root, game.num_actions, temperature_for(plies[g], temperature_moves), rng)
             trees[g] = advance(game, root, action)
             states[g], plies[g] = trees[g].state, plies[g] + 1

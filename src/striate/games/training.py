@@ -10,7 +10,8 @@ threads crawl when another process holds a core). Every `eval_every` iterations 
 `eval_simulations` per move without noise, plays `eval_games` games against a random player and an alpha-beta
 player of depth `eval_depth`, colours alternating, each pair of games from its own `eval_openings` random actions. A
 checkpoint after every iteration holds the network, Adam, the window and the random states; Ctrl-C finishes the
-iteration, writes one and stops, and `resume=RUN` continues.
+iteration, writes one and stops, and `resume=RUN` continues. `fast_simulations` > 0 turns on playout cap
+randomisation (`striate.games.selfplay`): only a `full_fraction` of moves get the full search and become examples.
 
 Run folder (`out/NAME`): config.yaml, player.json (the game and network, what `load_player` reads),
 model.safetensors, curve.jsonl (per iteration: games, results, lengths, positions, losses, seconds),
@@ -57,6 +58,8 @@ class AgentSettings:
     iterations: int = 30
     games: int = 64
     simulations: int = 64
+    fast_simulations: int = 0
+    full_fraction: float = 0.25
     temperature_moves: int = 8
     dirichlet_alpha: float | None = None
     channels: int = 48
@@ -86,6 +89,13 @@ class AgentSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"Invalid `{name}`: expected an integer of at least 0, received {value!r}.")
+        if not isinstance(self.fast_simulations, int) or isinstance(self.fast_simulations, bool) or \
+                not 0 <= self.fast_simulations < self.simulations:
+            raise ConfigError(f"Invalid `fast_simulations`: expected 0 (off) or a whole number below `simulations` "
+                              f"({self.simulations}), received {self.fast_simulations!r}.")
+        if not (isinstance(self.full_fraction, int | float) and 0 < self.full_fraction <= 1):
+            raise ConfigError(f"Invalid `full_fraction`: expected a share of moves in (0, 1] such as 0.25, received "
+                              f"{self.full_fraction!r}.")
         if not (isinstance(self.lr, int | float) and self.lr > 0):
             raise ConfigError(f"Invalid `lr`: expected a positive learning rate such as 2e-3, received {self.lr!r}.")
         if self.dirichlet_alpha is not None and not self.dirichlet_alpha > 0:
@@ -155,7 +165,8 @@ def _train(settings: AgentSettings, resume, out, name, console: Console, quiet: 
             console.print(f"Resuming {run_dir} after iteration {start}.")
     pool = SelfPlayPool(settings.game, settings.game_options, network_config, settings.workers)
     options = {"simulations": settings.simulations, "temperature_moves": settings.temperature_moves,
-               "dirichlet_alpha": settings.dirichlet_alpha}
+               "dirichlet_alpha": settings.dirichlet_alpha, "fast_simulations": settings.fast_simulations,
+               "full_fraction": settings.full_fraction}
     stop = StopOnSignal()
     try:
         with stop:
