@@ -23,6 +23,7 @@ wins/draws/losses from the evolved network's side and the score (wins + draws / 
 
     python benchmarks/games_evolve.py --minutes 8 --generations 2000 --depth 1 --curve-every 25   # 9 minutes
     python benchmarks/games_evolve.py --minutes 8 --generations 1000 --depth 2 --measure-forward  # 9 minutes
+    python benchmarks/games_evolve.py --minutes 50 --generations 5000 --depth 2 --extend 2 --snapshots 4
     python benchmarks/games_evolve.py --generations 3 --size 4 --pairs 2          # a smoke test (seconds)
 
 Measured on two Xeon cores shared with another benchmark (one core for this script), seed 0, 15 parents, 5 games
@@ -36,6 +37,18 @@ each, matches of 100 games (50 openings x 2 colours); score = (wins + draws / 2)
 | 2 | 93 | piece-count | 0.525 | 0.535 | 0.485 | 0.450 | 0.520 |
 | 2 | 93 | random | 0.955 | 0.990 | 0.970 | 0.935 | 0.970 |
 | 2 | 93 | generation 0 | - | 0.615 | 0.485 | 0.420 | 0.495 |
+
+With the papers' search extension after forced jumps (`--extend 2`) and 50 minutes at depth 2 (190 generations;
+another job shared the cores, 13-19 s a generation; 4 snapshots, same matches):
+
+| depth | generations in 50 min | opponent | generation 0 | 63 | 127 | 190 |
+| --- | --- | --- | --- | --- | --- | --- |
+| 2 + 2 | 190 | piece-count | 0.465 | 0.465 | 0.485 | 0.475 |
+| 2 + 2 | 190 | random | 0.965 | 0.985 | 0.970 | 0.990 |
+| 2 + 2 | 190 | generation 0 | - | 0.520 | 0.535 | 0.510 |
+
+Still no gain: 73-91% of the match games against piece count are drawn, and by generation 100 the tournaments draw
+80-85% of their games.
 
 At depth 1 evolution gains about 0.14-0.2 of score against piece count and random play within minutes (a score's
 standard error is about 0.04 at 100 games). Piece count at depth 1 is nearly random play: captures are forced, so

@@ -34,12 +34,13 @@ Evolution (`evolve`, `generation_step`), as in the papers:
 Search (`AlphaBetaPlayer`): fail-soft alpha-beta over whole turns (a checkers multi-jump, several actions of the
 `Game` interface, is one move), evaluated at a fixed depth from the view of the player searching, as the papers do
 (their minimax scored every leaf from the searcher's side). The papers searched 4 ply, extended after forced jumps;
-the default here is 2 ply without extensions, so that a generation of 30 players takes seconds to minutes on a
-laptop core. Games end drawn after `max_turns` (100) turns, the papers' cap.
+here `extend` whole turns are searched past a leaf where the side to move must capture (0 by default), and the
+default depth is 2 turns, so that a generation of 30 players takes seconds to minutes on a laptop core. Games end drawn after `max_turns` (100) turns, the papers' cap.
 
 What a laptop budget buys (`benchmarks/games_evolve.py`, 8 minutes on one core): at depth 1, 716 generations lift
 the best network's score against piece-count alpha-beta of the same depth from 0.50 to 0.64-0.71 (100 games); at
-depth 2, 93 generations show no gain over the noise, with most tournament games drawn by the 40-action rule.
+depth 2, 93 generations show no gain over the noise, with most tournament games drawn by the 40-action rule, and
+190 generations in 50 minutes with the search extended 2 turns after forced jumps show none either.
 
 Why hand-written, and why numpy: neither PyTorch nor OpenSpiel ship a Blondie24 evaluator or an evolution strategy,
 and evaluation sits inside the alpha-beta loop, called once per frontier node with that node's few children. One
