@@ -35,7 +35,8 @@ Search (`AlphaBetaPlayer`): fail-soft alpha-beta over whole turns (a checkers mu
 `Game` interface, is one move), evaluated at a fixed depth from the view of the player searching, as the papers do
 (their minimax scored every leaf from the searcher's side). The papers searched 4 ply, extended after forced jumps;
 here `extend` whole turns are searched past a leaf where the side to move must capture (0 by default), and the
-default depth is 2 turns, so that a generation of 30 players takes seconds to minutes on a laptop core. Games end drawn after `max_turns` (100) turns, the papers' cap.
+default depth is 2 turns, so that a generation of 30 players takes seconds to minutes on a laptop core. Games
+end drawn after `max_turns` (100) turns, the papers' cap.
 
 What a laptop budget buys (`benchmarks/games_evolve.py`, 8 minutes on one core): at depth 1, 716 generations lift
 the best network's score against piece-count alpha-beta of the same depth from 0.50 to 0.64-0.71 (100 games); at
