@@ -521,6 +521,9 @@ GAMES_ROWS = [
                                                r"or `striate games evolve` \(best\.safetensors\), found a folder"),
     (["games", "match", "{run}", "random"], r"found a folder with neither"),
     (["games", "play", "random"], r"expected a run folder among them or --game"),
+    (["games", "match", "random", "random", "--game", "connect4", "--openings", "-1"],
+     r"Invalid `--openings`: expected 0 or more random actions, received -1"),
+    (["games", "evolve", "--extend", "-1"], r"Invalid `--extend`: expected at least 0, received -1"),
     (["games", "report", "{f}/adir"], r"Not a games run: expected .*adir/player\.json written by `striate games "
                                       r"train`, found none"),
     (["games", "report", "{rl}"], r"Not a games run: expected .*player\.json written by `striate games train`"),

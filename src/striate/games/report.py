@@ -13,7 +13,6 @@ ply at which each disc or stone still on the board was played, checkers' final p
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -250,7 +249,7 @@ def write_games_report(run_dir: str | Path, *, play: bool = True, seed: int = 0)
             f"player: {value:+.3f}.") + html.table(["move", "prior"], [(m, f"{p:.3f}") for m, p in moves],
                                                    [False, True])))
     sections.append(Section("network", "Network", _network(record)))
-    sections.append(Section("settings", "Settings", f"<pre>{esc(_yaml(settings))}</pre>"))
+    sections.append(Section("settings", "Settings", html.settings(settings)))
     title = f"{_game_name(record)}: self-play"
     page = html.page(title, f"{run_dir.name} · policy/value network with tree search", sections)
     return atomic_write_text(run_dir / "report.html", page)
@@ -305,9 +304,8 @@ def _matches(settings, matches) -> str:
 def _game(run_dir: Path, settings, seed: int) -> str:
     game, record, states, values = record_game(run_dir, seed=seed)
     numbers = move_numbers(game, states)
-    result = {1.0: "the agent wins", 0.0: "a draw", -1.0: f"{record.second} wins"}[record.result] \
-        if record.first == "agent" else {1.0: f"{record.first} wins", 0.0: "a draw", -1.0: "the agent wins"}[
-        record.result]
+    winner = {1.0: record.first, -1.0: record.second}.get(record.result)
+    result = "a draw" if winner is None else "the agent wins" if winner == "agent" else f"{winner} wins"
     sides = [f"{name} ({colour})" for name, colour in zip((record.first, record.second), _colours(game), strict=True)]
     picture = html.image(board_png(game, states[-1], numbers, f"{sides[0]} against {sides[1]}: {result}"),
                          "final position", "figure")
@@ -325,18 +323,5 @@ def _colours(game: Game) -> tuple[str, str]:
 def _network(record: dict[str, Any]) -> str:
     from striate.games.network import PolicyValueNet
 
-    network = PolicyValueNet(**record["network"])
-    rows = [(name, type(module).__name__, f"{sum(p.numel() for p in module.parameters(recurse=False)):,}")
-            for name, module in network.named_modules() if name and not list(module.children())]
-    total = sum(p.numel() for p in network.parameters())
-    return html.paragraph(f"A residual tower with a policy and a value head: {total:,} parameters, input planes "
-                          f"{tuple(record['network']['planes_shape'])}.") + html.table(
-        ["layer", "type", "parameters"], rows, [False, False, True])
-
-
-def _yaml(data: dict[str, Any]) -> str:
-    import yaml
-
-    stream = io.StringIO()
-    yaml.safe_dump(data, stream, sort_keys=False)
-    return stream.getvalue()
+    return html.layers(PolicyValueNet(**record["network"]), f"A residual tower with a policy and a value head: "
+                       f"{{total}} parameters, input planes {tuple(record['network']['planes_shape'])}.")

@@ -134,6 +134,23 @@ def rich_table(source, css_id: str = "") -> str:
     return f"{title}<table{identifier}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{caption}"
 
 
+def layers(network, heading: str) -> str:
+    """`heading` (a sentence that may use `{total}`, the parameter count), then one row per leaf module of
+    `network`: its name, type and own parameters."""
+    rows = [(name, type(module).__name__, f"{sum(p.numel() for p in module.parameters(recurse=False)):,}")
+            for name, module in network.named_modules() if name and not list(module.children())]
+    total = sum(p.numel() for p in network.parameters())
+    return paragraph(heading.format(total=f"{total:,}")) + table(["layer", "type", "parameters"], rows,
+                                                                 [False, False, True])
+
+
+def settings(data: dict) -> str:
+    """A run's settings as the YAML its config.yaml holds, in a `<pre>` block."""
+    import yaml
+
+    return f"<pre>{esc(yaml.safe_dump(data, sort_keys=False))}</pre>"
+
+
 def side_by_side(*parts: str) -> str:
     """Parts in one row where the window is wide enough, one under the other where it is not."""
     return '<div class="row">' + "".join(f"<div>{part}</div>" for part in parts) + "</div>"

@@ -8,7 +8,6 @@ self-contained file.
 from __future__ import annotations
 
 import base64
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 
 from striate._io import atomic_write, atomic_write_text
 from striate.report import html
-from striate.report.html import Section, esc
+from striate.report.html import Section
 from striate.train.records import read_jsonl
 
 MAX_GIF_FRAMES = 4_500
@@ -120,7 +119,7 @@ def write_rl_report(run_dir: str | Path, recorded=None) -> Path:
             body = html.side_by_side(body, html.image(_q_png(recorded.q_values), "Q along the game", "figure"))
         sections.append(Section("game", "Recorded game", body))
     sections.append(Section("network", "Network", _network(record)))
-    sections.append(Section("settings", "Settings", f"<pre>{esc(_yaml(settings))}</pre>"))
+    sections.append(Section("settings", "Settings", html.settings(settings)))
     page = html.page(f"{settings.get('env')}: DQN", f"{run_dir.name} · {record['architecture']['name']}", sections)
     return atomic_write_text(run_dir / "report.html", page)
 
@@ -151,23 +150,10 @@ def _network(record: dict[str, Any]) -> str:
 
     architecture = record["architecture"]
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in architecture["kwargs"].items()}
-    network = create(architecture["name"], **kwargs)
-    rows = [(name, type(module).__name__, f"{sum(p.numel() for p in module.parameters(recurse=False)):,}")
-            for name, module in network.named_modules() if name and not list(module.children())]
-    total = sum(p.numel() for p in network.parameters())
-    return html.paragraph(f"{architecture['name']}: {total:,} parameters.") + html.table(
-        ["layer", "type", "parameters"], rows, [False, False, True])
+    return html.layers(create(architecture["name"], **kwargs), f"{architecture['name']}: {{total}} parameters.")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-
-
-def _yaml(data: dict[str, Any]) -> str:
-    import yaml
-
-    stream = io.StringIO()
-    yaml.safe_dump(data, stream, sort_keys=False)
-    return stream.getvalue()
